@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages nodenet needs to build, test, demo and benchmark. Idempotent: apt runs only
+# when a package is missing.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev nlohmann-json3-dev
+  libboost1.81-dev libc-ares-dev libssl-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2 nftables iputils-ping curl dnsutils procps util-linux jq python3
+  containernetworking-plugins
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
