@@ -59,7 +59,7 @@ class RtnlSocket {
   const std::string& netnsLabel() const;
 
   /// Sends one request (NLM_F_ACK is added) and waits for its ACK. `what` names the operation for the error:
-  /// "what: File exists (errno 17; kernel: <extack message>)"; sysErrno() is the kernel's errno.
+  /// "what: File exists (errno 17) (kernel: <extack message>)"; sysErrno() is the kernel's errno.
   Status request(NlMsgPtr msg, const std::string& what);
   /// Sends a request and returns the kernel's non-error replies (for "get" requests that answer with one
   /// object, e.g. RTM_GETLINK by name). Errors as for request().

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #include "base/strings.h"
 #include "netlink/addr.h"
@@ -361,6 +362,111 @@ TEST_F(NetlinkTest, AddressesAndRoutes) {
   ASSERT_FALSE(delAgain.ok());
   EXPECT_EQ(delAgain.error().sysErrno(), EADDRNOTAVAIL);
   EXPECT_TRUE(deleteAddress(*csock_, "eth0", *ip, true).ok());
+}
+
+TEST_F(NetlinkTest, BridgePortFlags) {
+  int vi = makePair();
+  ASSERT_GT(vi, 0);
+  ASSERT_OK(setBridgePort(*hsock_, vi, BridgePortSettings{.hairpin = true, .isolated = true, .learning = false}));
+  auto port = getLink(*hsock_, vi);
+  ASSERT_OK(port);
+  ASSERT_TRUE(port->bridgePort.has_value());
+  EXPECT_TRUE(port->bridgePort->hairpin);
+  EXPECT_TRUE(port->bridgePort->isolated);
+  EXPECT_FALSE(port->bridgePort->learning);
+  std::string shown = ipn(hostName_, "-d link show vethX");
+  EXPECT_NE(shown.find("hairpin on"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("isolated on"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("learning off"), std::string::npos) << shown;
+  // Unset fields stay; set ones change; repeating is fine.
+  ASSERT_OK(setBridgePort(*hsock_, "vethX", BridgePortSettings{.isolated = false}));
+  ASSERT_OK(setBridgePort(*hsock_, "vethX", BridgePortSettings{.isolated = false}));
+  port = getLink(*hsock_, vi);
+  EXPECT_TRUE(port->bridgePort->hairpin);
+  EXPECT_FALSE(port->bridgePort->isolated);
+  // Not a bridge port: the kernel refuses, and the message names the link.
+  ASSERT_OK(setLinkNoMaster(*hsock_, vi));
+  auto notPort = setBridgePort(*hsock_, vi, BridgePortSettings{.hairpin = true});
+  ASSERT_FALSE(notPort.ok());
+  EXPECT_NE(notPort.error().message().find("set bridge port vethX hairpin on"), std::string::npos)
+      << notPort.error().message();
+}
+
+TEST_F(NetlinkTest, BridgeVlans) {
+  int vi = makePair();
+  ASSERT_GT(vi, 0);
+  Status on = setBridgeVlanFiltering(*hsock_, "br0", true);
+  if (!on.ok() && on.error().sysErrno() == EOPNOTSUPP) {
+    // Such kernels refuse VLAN entries too; at least the error must be a clear one.
+    Status add = addBridgeVlan(*hsock_, vi, BridgeVlan{.vid = 100, .pvid = true});
+    ASSERT_FALSE(add.ok());
+    EXPECT_NE(add.error().message().find("add vlan 100 pvid to port vethX"), std::string::npos)
+        << add.error().message();
+    GTEST_SKIP() << "kernel without CONFIG_BRIDGE_VLAN_FILTERING: " << on.error().message();
+  }
+  ASSERT_OK(on);
+  EXPECT_EQ(getLink(*hsock_, "br0")->vlanFiltering, std::optional<bool>(true));
+  ASSERT_OK(addBridgeVlan(*hsock_, vi, BridgeVlan{.vid = 100, .pvid = true, .untagged = true}));
+  ASSERT_OK(addBridgeVlan(*hsock_, vi, BridgeVlan{.vid = 200}));
+  ASSERT_OK(addBridgeVlan(*hsock_, vi, BridgeVlan{.vid = 200}));  // idempotent
+  ASSERT_OK(addBridgeVlan(*hsock_, "br0", BridgeVlan{.vid = 100, .untagged = true}));  // the bridge itself
+  auto vlans = listBridgeVlans(*hsock_, vi);
+  ASSERT_OK(vlans);
+  // Default PVID 1 was replaced as PVID by 100 (it stays as a plain untagged member unless removed).
+  ASSERT_OK(deleteBridgeVlan(*hsock_, vi, 1, true));
+  vlans = listBridgeVlans(*hsock_, vi);
+  ASSERT_OK(vlans);
+  std::vector<BridgeVlan> want = {{100, true, true}, {200, false, false}};
+  EXPECT_EQ(*vlans, want);
+  auto self = listBridgeVlans(*hsock_, "br0");
+  ASSERT_OK(self);
+  bool saw100 = false;
+  for (const auto& v : *self) saw100 |= v.vid == 100;
+  EXPECT_TRUE(saw100);
+  std::string shown = sh(strCat("bridge -n ", hostName_, " vlan show dev vethX"));
+  EXPECT_NE(shown.find("100 PVID Egress Untagged"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("200"), std::string::npos) << shown;
+  ASSERT_OK(deleteBridgeVlan(*hsock_, vi, 200));
+  auto again = deleteBridgeVlan(*hsock_, vi, 200);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().sysErrno(), ENOENT);
+  EXPECT_TRUE(deleteBridgeVlan(*hsock_, vi, 200, true).ok());
+  EXPECT_EQ(addBridgeVlan(*hsock_, vi, BridgeVlan{.vid = 4095}).error().sysErrno(), EINVAL);
+  ASSERT_OK(setBridgeVlanFiltering(*hsock_, "br0", false));
+  EXPECT_EQ(getLink(*hsock_, "br0")->vlanFiltering, std::optional<bool>(false));
+}
+
+TEST_F(NetlinkTest, KernelExtackTextReachesTheMessage) {
+  ASSERT_GT(makePair(), 0);
+  auto eth0 = getLink(*csock_, "eth0");
+  ASSERT_OK(eth0);
+  // No address on eth0, so the gateway is unreachable: ENETUNREACH with the kernel's explanation.
+  auto st = addRoute(*csock_, Route::defaultVia(*IpAddress::parse("10.250.0.1"), eth0->index));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().sysErrno(), ENETUNREACH);
+  EXPECT_NE(st.error().message().find("add route default via 10.250.0.1"), std::string::npos)
+      << st.error().message();
+  EXPECT_NE(st.error().message().find("(kernel: "), std::string::npos) << st.error().message();
+}
+
+TEST_F(NetlinkTest, NetnsGuardOnADedicatedThread) {
+  Status result = okStatus();
+  std::thread t([&] {
+    auto before = Netns::current();
+    {
+      auto g = NetnsGuard::enter(cont_);
+      if (!g.ok()) {
+        result = g.error();
+        return;
+      }
+      auto inside = Netns::current();
+      if (!inside.ok() || !*inside->sameAs(cont_)) result = Error("guard did not enter the namespace");
+    }
+    auto after = Netns::current();
+    if (!after.ok() || !*after->sameAs(*before)) result = Error("guard did not restore the namespace");
+  });
+  t.join();
+  ASSERT_OK(result);
 }
 
 TEST_F(NetlinkTest, SysctlInsideNetns) {
