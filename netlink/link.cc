@@ -210,7 +210,7 @@ Result<LinkInfo> ensureBridge(RtnlSocket& sock, const BridgeOptions& o) {
       nla_nest_end(m.get(), data);
     }
     nla_nest_end(m.get(), info);
-    Status st = sock.request(std::move(m), strCat("create bridge ", o.name));
+    Status st = sock.request(std::move(m), strCat("create bridge ", o.name, o.vlanFiltering ? " with vlan_filtering 1" : ""));
     // EEXIST: someone created the name between our lookup and the request; verify it below like any other.
     if (!st.ok() && st.error().sysErrno() != EEXIST) return std::move(st).error();
     NN_ASSIGN_OR_RETURN(existing, findLink(sock, o.name));
