@@ -1,0 +1,218 @@
+// Root-only: commits real transactions through netlink inside a fresh namespace and checks the result with
+// the nft binary.
+//
+// IP plan: pods 10.85.0.0/16 (pod 10.85.0.5, 10.85.0.6, 10.85.0.7); multicast 224.0.0.0/4;
+// services 172.30.0.0/16 (172.30.0.41:80/tcp); endpoints 10.180.0.1, 10.180.0.2.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "netlink/nft/netlink_kernel.h"
+#include "tests/nft/netns_fixture.h"
+
+namespace nodenet::nft {
+namespace {
+
+using testing::runCommand;
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+Value ipv(const char* s) { return Value::ip(ip(s)); }
+Value pfx(const char* s) { return Value::prefix(*Cidr::parse(s)); }
+
+constexpr const char* kTable = "nodenet-cni";
+
+/// The CNI bridge plugin's ipMasq ruleset (the shape the teammate needs).
+Transaction cniSetup(Family family = Family::Inet) {
+  Transaction tx(family, kTable);
+  tx.add(Table{family, kTable});
+  tx.add(Chain{.name = "postrouting", .base = BaseChain{ChainType::Nat, Hook::Postrouting, priority::kSrcNat}});
+  tx.add(Set{.name = "pods", .key = {DataType::Ipv4Addr}, .comment = "pod addresses to masquerade"});
+  tx.add(Rule{.chain = "postrouting",
+              .statements = {lookup({Field::IpSaddr}, "pods"), notMatch(Field::IpDaddr, pfx("10.85.0.0/16")),
+                             notMatch(Field::IpDaddr, pfx("224.0.0.0/4")), Masquerade{}},
+              .comment = "nodenet ipMasq"});
+  tx.add(Element{.set = "pods", .key = {ipv("10.85.0.5")}, .comment = "cid-a/eth0"});
+  tx.add(Element{.set = "pods", .key = {ipv("10.85.0.6")}, .comment = "cid-b/eth0"});
+  return tx;
+}
+
+/// Rule lines of `nft list chain`, with counters zeroed out.
+std::vector<std::string> ruleLines(const std::string& listing) {
+  std::vector<std::string> out;
+  std::istringstream in(listing);
+  std::string line;
+  bool inChain = false;
+  while (std::getline(in, line)) {
+    auto start = line.find_first_not_of("\t ");
+    if (start == std::string::npos) continue;
+    line = line.substr(start);
+    if (line.rfind("chain ", 0) == 0) {
+      inChain = true;
+      continue;
+    }
+    if (line == "}") {
+      inChain = false;
+      continue;
+    }
+    if (!inChain || line.rfind("type ", 0) == 0 || line.rfind("comment ", 0) == 0) continue;
+    for (size_t p; (p = line.find("counter packets ")) != std::string::npos;) {
+      size_t e = line.find(" bytes ", p);
+      e = line.find_first_of(" ", e + 7);
+      line.replace(p, (e == std::string::npos ? line.size() : e) - p, "counter");
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+class NftKernelTest : public testing::NetnsTest {
+ protected:
+  void SetUp() override {
+    NetnsTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto k = NetlinkKernel::create(nsPath());
+    ASSERT_TRUE(k.ok()) << k.error().message();
+    kernel_ = std::move(*k);
+  }
+  std::unique_ptr<NetlinkKernel> kernel_;
+};
+
+TEST_F(NftKernelTest, CniIpMasqRulesetMatchesToString) {
+  Transaction tx = cniSetup();
+  ASSERT_TRUE(tx.ok()) << tx.status().error().message();
+  Status st = kernel_->commit(tx);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+
+  std::string listing = inNs("nft list ruleset");
+  auto rules = ruleLines(listing);
+  ASSERT_EQ(rules.size(), 1u) << listing;
+  EXPECT_EQ(rules[0], ruleBodyToString(std::get<Rule>(tx.operations()[3].object), Family::Inet)) << listing;
+  EXPECT_NE(listing.find("type nat hook postrouting priority srcnat; policy accept;"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("10.85.0.5 comment \"cid-a/eth0\""), std::string::npos) << listing;
+  EXPECT_NE(listing.find("comment \"pod addresses to masquerade\""), std::string::npos) << listing;
+  // The root namespace is untouched.
+  EXPECT_EQ(runCommand("nft list table inet nodenet-cni 2>/dev/null | head -1").find("table"), std::string::npos);
+  // What the kernel holds round-trips through nft's parser.
+  EXPECT_EQ(nftCheck(listing), "");
+  EXPECT_EQ(nftCheck(tx.toString()), "");
+}
+
+TEST_F(NftKernelTest, ListsWhatWasCommitted) {
+  ASSERT_TRUE(kernel_->commit(cniSetup()).ok());
+  auto has = kernel_->hasTable(Family::Inet, kTable);
+  ASSERT_TRUE(has.ok()) << has.error().message();
+  EXPECT_TRUE(*has);
+  auto missing = kernel_->hasTable(Family::Ip, kTable);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(*missing);
+
+  auto chains = kernel_->listChains(Family::Inet, kTable);
+  ASSERT_TRUE(chains.ok()) << chains.error().message();
+  ASSERT_EQ(chains->size(), 1u);
+  EXPECT_EQ((*chains)[0].name, "postrouting");
+  ASSERT_TRUE((*chains)[0].base.has_value());
+  EXPECT_EQ((*chains)[0].base->hook, Hook::Postrouting);
+  EXPECT_EQ((*chains)[0].base->priority, priority::kSrcNat);
+  EXPECT_EQ((*chains)[0].base->type, ChainType::Nat);
+
+  auto sets = kernel_->listSets(Family::Inet, kTable);
+  ASSERT_TRUE(sets.ok()) << sets.error().message();
+  ASSERT_EQ(sets->size(), 1u);
+  EXPECT_EQ((*sets)[0].name, "pods");
+  EXPECT_EQ((*sets)[0].key, KeyType{DataType::Ipv4Addr});
+  EXPECT_EQ((*sets)[0].comment, "pod addresses to masquerade");
+
+  auto elems = kernel_->listElements(Family::Inet, kTable, "pods");
+  ASSERT_TRUE(elems.ok()) << elems.error().message();
+  ASSERT_EQ(elems->size(), 2u);
+  std::sort(elems->begin(), elems->end(), [](auto& a, auto& b) { return a.key < b.key; });
+  EXPECT_EQ((*elems)[0].key, Key{ipv("10.85.0.5")});
+  EXPECT_EQ((*elems)[0].comment, "cid-a/eth0");
+  EXPECT_EQ((*elems)[1].comment, "cid-b/eth0");
+
+  auto rules = kernel_->listRules(Family::Inet, kTable, "postrouting");
+  ASSERT_TRUE(rules.ok()) << rules.error().message();
+  ASSERT_EQ(rules->size(), 1u);
+  EXPECT_TRUE((*rules)[0].handle.has_value());
+  EXPECT_EQ((*rules)[0].comment, "nodenet ipMasq");
+
+  auto noSet = kernel_->listElements(Family::Inet, kTable, "nope");
+  ASSERT_FALSE(noSet.ok());
+  EXPECT_EQ(noSet.error().sysErrno(), ENOENT);
+  auto noTable = kernel_->listSets(Family::Ip, "nope");
+  ASSERT_FALSE(noTable.ok());
+  EXPECT_EQ(noTable.error().sysErrno(), ENOENT);
+}
+
+TEST_F(NftKernelTest, AddAndDeleteElementsInOneCommit) {
+  ASSERT_TRUE(kernel_->commit(cniSetup()).ok());
+  Transaction tx(Family::Inet, kTable);
+  tx.remove(Element{.set = "pods", .key = {ipv("10.85.0.5")}});
+  tx.add(Element{.set = "pods", .key = {ipv("10.85.0.7")}, .comment = "cid-c/eth0"});
+  Status st = kernel_->commit(tx);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  auto elems = kernel_->listElements(Family::Inet, kTable, "pods");
+  ASSERT_TRUE(elems.ok());
+  std::vector<std::string> comments;
+  for (auto& e : *elems) comments.push_back(e.comment.value_or(""));
+  std::sort(comments.begin(), comments.end());
+  EXPECT_EQ(comments, (std::vector<std::string>{"cid-b/eth0", "cid-c/eth0"}));
+  // Re-adding the same table, chain and set is a no-op (add, not create).
+  Transaction again(Family::Inet, kTable);
+  again.add(Table{Family::Inet, kTable});
+  again.add(Chain{.name = "postrouting", .base = BaseChain{ChainType::Nat, Hook::Postrouting, priority::kSrcNat}});
+  again.add(Set{.name = "pods", .key = {DataType::Ipv4Addr}, .comment = "pod addresses to masquerade"});
+  st = kernel_->commit(again);
+  EXPECT_TRUE(st.ok()) << st.error().message();
+}
+
+TEST_F(NftKernelTest, FailedBatchLeavesStateAndNamesTheOperation) {
+  ASSERT_TRUE(kernel_->commit(cniSetup()).ok());
+  std::string before = inNs("nft list ruleset");
+
+  Transaction tx(Family::Inet, kTable);
+  tx.add(Element{.set = "pods", .key = {ipv("10.85.0.9")}, .comment = "new"});
+  tx.flush(Chain{.name = "postrouting"});
+  tx.create(Element{.set = "pods", .key = {ipv("10.85.0.5")}});  // exists: EEXIST
+  tx.add(Element{.set = "pods", .key = {ipv("10.85.0.10")}});
+  Status st = kernel_->commit(tx);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().sysErrno(), EEXIST);
+  EXPECT_NE(st.error().message().find("create element 10.85.0.5 in set pods: File exists (errno 17)"), std::string::npos)
+      << st.error().message();
+  EXPECT_EQ(inNs("nft list ruleset"), before);
+
+  Transaction missing(Family::Inet, kTable);
+  missing.add(Element{.set = "pods", .key = {ipv("10.85.0.11")}});
+  missing.add(Element{.set = "no-such-set", .key = {ipv("10.85.0.12")}});
+  st = kernel_->commit(missing);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().sysErrno(), ENOENT);
+  EXPECT_NE(st.error().message().find("element 10.85.0.12 in set no-such-set"), std::string::npos) << st.error().message();
+  EXPECT_EQ(inNs("nft list ruleset"), before);
+}
+
+TEST_F(NftKernelTest, RefusesPoisonedTransaction) {
+  Transaction tx(Family::Inet, kTable);
+  tx.add(Table{Family::Inet, kTable});
+  tx.add(Chain{.name = ""});
+  Status st = kernel_->commit(tx);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("refusing"), std::string::npos);
+  EXPECT_EQ(inNs("nft list ruleset"), "");
+}
+
+TEST_F(NftKernelTest, DeleteTableAndCheckCompletion) {
+  ASSERT_TRUE(kernel_->commit(cniSetup()).ok());
+  Transaction tx(Family::Inet, kTable);
+  tx.remove(Table{Family::Inet, kTable});
+  ASSERT_TRUE(kernel_->commit(tx).ok());
+  EXPECT_EQ(inNs("nft list ruleset"), "");
+  Status again = kernel_->commit(tx);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().sysErrno(), ENOENT);
+}
+
+}  // namespace
+}  // namespace nodenet::nft
