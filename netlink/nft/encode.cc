@@ -262,12 +262,8 @@ class Encoder {
     }
     nftnl_set_set_u32(ns.get(), NFTNL_SET_FLAGS, flags);
     if (s.timeoutSec) nftnl_set_set_u64(ns.get(), NFTNL_SET_TIMEOUT, uint64_t(*s.timeoutSec) * 1000);
-    if (s.key.size() > 1) {
-      // Field lengths of a concatenation (NFTA_SET_DESC_CONCAT), as nft sends them.
-      uint8_t lens[NFT_REG32_COUNT] = {};
-      for (size_t i = 0; i < s.key.size(); ++i) lens[i] = dataTypeInfo(s.key[i]).len;
-      nftnl_set_set_data(ns.get(), NFTNL_SET_DESC_CONCAT, lens, static_cast<uint32_t>(s.key.size()));
-    }
+    // No NFTA_SET_DESC_CONCAT: only interval concatenations (pipapo) need the field lengths, and since
+    // kernel 6.x a multi-field description also demands NFT_SET_CONCAT, which older kernels reject.
     // Userdata tells nft how to print keys and values (their byte order) and keeps the comment.
     std::string udata;
     if (s.key.size() == 1)

@@ -176,7 +176,7 @@ TEST(NftModel, DescribeNamesTheObject) {
 TEST(NftModel, PriorityNames) {
   EXPECT_EQ(priorityToString(100, Hook::Postrouting), "srcnat");
   EXPECT_EQ(priorityToString(-100, Hook::Prerouting), "dstnat");
-  EXPECT_EQ(priorityToString(-100, Hook::Output), "dstnat");
+  EXPECT_EQ(priorityToString(-100, Hook::Output), "-100");  // as nftables 1.0.6 prints it
   EXPECT_EQ(priorityToString(-5, Hook::Forward), "filter - 5");
   EXPECT_EQ(priorityToString(100, Hook::Prerouting), "100");
   EXPECT_EQ(priorityToString(-1000, Hook::Prerouting), "-1000");

@@ -172,6 +172,7 @@ inline const char* hookName(Hook h) {
 
 /// The priority the way nft prints it: a standard name within 10 of a standard value that fits the hook
 /// ("srcnat", "dstnat", "filter - 5"), else the number (nftables src/rule.c prio2str).
+/// `ct original proto-dst` is typed by nft only after `meta l4proto X` in the same rule.
 inline std::string priorityToString(int32_t prio, Hook hook) {
   static const std::pair<int32_t, const char*> kStd[] = {
       {priority::kRaw, "raw"},       {priority::kMangle, "mangle"},     {priority::kDstNat, "dstnat"},
@@ -180,7 +181,9 @@ inline std::string priorityToString(int32_t prio, Hook hook) {
     int64_t off = int64_t(prio) - value;
     if (off < -10 || off > 10) continue;
     bool compat = true;
-    if (value == priority::kDstNat) compat = hook == Hook::Prerouting || hook == Hook::Output;
+    // nftables 1.0.6 (Debian 12) knows dstnat only for prerouting; newer releases also name it for output.
+    // The number is accepted by every release, so output stays numeric.
+    if (value == priority::kDstNat) compat = hook == Hook::Prerouting;
     if (value == priority::kSrcNat) compat = hook == Hook::Input || hook == Hook::Postrouting;
     if (!compat) break;
     if (off > 0) return strCat(name, " + ", off);
