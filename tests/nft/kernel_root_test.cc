@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <iostream>
 #include <sstream>
 
 #include "netlink/nft/netlink_kernel.h"
@@ -212,6 +214,59 @@ TEST_F(NftKernelTest, DeleteTableAndCheckCompletion) {
   Status again = kernel_->commit(tx);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().sysErrno(), ENOENT);
+}
+
+}  // namespace
+}  // namespace nodenet::nft
+
+namespace nodenet::nft {
+namespace {
+
+// 10.0.0.0/8 services: 25k map elements plus 25k chains and 25k rules in one batch (~75k operations).
+TEST_F(NftKernelTest, LargeBatchInOneCommit) {
+  constexpr int kServices = 25000;
+  Transaction tx(Family::Ip, "nodenet");
+  tx.reserve(3 * kServices + 8);
+  tx.add(Table{Family::Ip, "nodenet"});
+  tx.add(Map{.name = "service-ips", .key = {DataType::Ipv4Addr, DataType::InetProto, DataType::InetService},
+             .data = DataType::Verdict});
+  for (int i = 0; i < kServices; ++i) {
+    std::string chain = strCat("service-", i, "-ns/svc/tcp/p80");
+    tx.add(Chain{.name = chain});
+    tx.add(Rule{.chain = chain,
+                .statements = {match(Field::MetaL4proto, Value::proto(L4Proto::TCP)),
+                               Nat{NatKind::Dnat, IpAddress::v4(0x0ab40000u + i), 80}}});
+    tx.add(Element{.set = "service-ips",
+                   .key = {Value::ip(IpAddress::v4(0x0a000000u + i)), Value::proto(L4Proto::TCP), Value::port(80)},
+                   .verdict = Verdict::goTo(chain)});
+  }
+  ASSERT_TRUE(tx.ok()) << tx.status().error().message();
+  auto start = std::chrono::steady_clock::now();
+  Status st = kernel_->commit(tx);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  std::cout << "committed " << tx.size() << " operations in " << ms << " ms\n";
+  auto elems = kernel_->listElements(Family::Ip, "nodenet", "service-ips");
+  ASSERT_TRUE(elems.ok()) << elems.error().message();
+  EXPECT_EQ(elems->size(), static_cast<size_t>(kServices));
+
+  // A failing element at the end of a big batch: named, and nothing applied.
+  Transaction bad(Family::Ip, "nodenet");
+  for (int i = 0; i < 1000; ++i)
+    bad.add(Element{.set = "service-ips",
+                    .key = {Value::ip(IpAddress::v4(0x0b000000u + i)), Value::proto(L4Proto::UDP), Value::port(53)},
+                    .verdict = Verdict::drop()});
+  bad.create(Element{.set = "service-ips",
+                     .key = {Value::ip(IpAddress::v4(0x0a000029u)), Value::proto(L4Proto::TCP), Value::port(80)},
+                     .verdict = Verdict::goTo("service-41-ns/svc/tcp/p80")});
+  st = kernel_->commit(bad);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("create element 10.0.0.41 . tcp . 80 in map service-ips: File exists (errno 17)"),
+            std::string::npos)
+      << st.error().message();
+  elems = kernel_->listElements(Family::Ip, "nodenet", "service-ips");
+  ASSERT_TRUE(elems.ok());
+  EXPECT_EQ(elems->size(), static_cast<size_t>(kServices));
 }
 
 }  // namespace
