@@ -271,3 +271,39 @@ TEST_F(NftKernelTest, LargeBatchInOneCommit) {
 
 }  // namespace
 }  // namespace nodenet::nft
+
+namespace nodenet::nft {
+namespace {
+
+// Packets: pod ns (10.85.0.5/24) -> router ns (this test's ns; 10.85.0.1, 192.168.77.1) -> server ns
+// (192.168.77.2/24, no route back to 10.85.0.0/16). A ping only returns when the router masquerades.
+TEST_F(NftKernelTest, MasqueradeRuleReallyMasquerades) {
+  std::string pod = newNetns(), server = newNetns();
+  ASSERT_FALSE(pod.empty() || server.empty());
+  std::string sfx = ns_.substr(ns_.size() - 6);
+  std::string vp = "nnp" + sfx, vs = "nns" + sfx;  // <= 15 chars
+  int st = 0;
+  std::string script = strCat(
+      "set -e; ip netns exec ", ns_, " ip link add ", vp, " type veth peer name eth0 netns ", pod, ";",
+      "ip netns exec ", ns_, " ip link add ", vs, " type veth peer name eth0 netns ", server, ";",
+      "ip netns exec ", ns_, " ip addr add 10.85.0.1/24 dev ", vp, ";",
+      "ip netns exec ", ns_, " ip addr add 192.168.77.1/24 dev ", vs, ";",
+      "ip netns exec ", ns_, " ip link set ", vp, " up; ip netns exec ", ns_, " ip link set ", vs, " up;",
+      "ip netns exec ", ns_, " sysctl -qw net.ipv4.ip_forward=1;",
+      "ip netns exec ", pod, " ip addr add 10.85.0.5/24 dev eth0; ip netns exec ", pod, " ip link set eth0 up;",
+      "ip netns exec ", pod, " ip route add default via 10.85.0.1;",
+      "ip netns exec ", server, " ip addr add 192.168.77.2/24 dev eth0; ip netns exec ", server,
+      " ip link set eth0 up");
+  std::string out = runCommand("sh -c '" + script + "'", &st);
+  ASSERT_EQ(st, 0) << out;
+  std::string ping = "ip netns exec " + pod + " ping -c1 -W1 192.168.77.2";
+  runCommand(ping, &st);
+  EXPECT_NE(st, 0) << "reached the server without masquerading";
+  Status cs = kernel_->commit(cniSetup());
+  ASSERT_TRUE(cs.ok()) << cs.error().message();
+  out = runCommand(ping, &st);
+  EXPECT_EQ(st, 0) << out << inNs("nft list ruleset");
+}
+
+}  // namespace
+}  // namespace nodenet::nft
