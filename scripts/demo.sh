@@ -7,11 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root (network namespaces)" >&2; exit 1; }
 scripts/deps.sh
-scripts/build.sh >/dev/null
+[ -n "${NODENET_BUILD_DIR:-}" ] || scripts/build.sh >/dev/null
+BUILD=${NODENET_BUILD_DIR:-$PWD/build}
 
 ROOT=$PWD
 CONFLIST=$ROOT/conf/cni/11-crio-ipv4-bridge.conflist
-export CNI_PATH=$ROOT/build/cni
+export CNI_PATH=$BUILD/cni
 TAG=nn-demo-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 NODE=$TAG-node
 PODS=("$TAG-pod1" "$TAG-pod2" "$TAG-pod3")
