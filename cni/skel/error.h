@@ -54,6 +54,10 @@ class [[nodiscard]] CniResult {
   CniResult(T&& v) : v_(std::in_place_index<0>, std::move(v)) {}
   CniResult(Error e) : v_(std::in_place_index<1>, std::move(e)) {}
   CniResult(const nodenet::Error& e) : v_(std::in_place_index<1>, Error::from(e)) {}
+  /// A base Result converts as a whole (its error gets code 999).
+  CniResult(nodenet::Result<T> r)
+      : v_(r.ok() ? std::variant<T, Error>(std::in_place_index<0>, std::move(r).value())
+                  : std::variant<T, Error>(std::in_place_index<1>, Error::from(r.error()))) {}
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -77,6 +81,10 @@ class [[nodiscard]] CniResult<void> {
   CniResult() = default;
   CniResult(Error e) : err_(std::move(e)), ok_(false) {}
   CniResult(const nodenet::Error& e) : err_(Error::from(e)), ok_(false) {}
+  /// A base Status converts as a whole (its error gets code 999).
+  CniResult(const nodenet::Status& s) : ok_(s.ok()) {
+    if (!s.ok()) err_ = Error::from(s.error());
+  }
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
   const Error& error() const& { assert(!ok_); return err_; }
