@@ -1,6 +1,7 @@
 #include "cni/bridge/plugin.h"
 
 #include <cerrno>
+#include <thread>
 
 #include "base/log.h"
 #include "base/scope_guard.h"
@@ -148,27 +149,45 @@ class BridgePlugin {
 
   CniStatus del(const CmdArgs& args, const NetConf& conf) {
     NN_ASSIGN_OR_RETURN(BridgeConf bc, loadConf(args, conf));
+    // The masquerade elements are found by their comment, so their removal does not depend on the pod side
+    // and runs on its own thread: its commit waits for an RCU grace period, as does the kernel's veth
+    // deletion below, and the two waits overlap instead of adding up.
+    CniStatus masqStatus;
+    std::thread masq;
+    if (bc.ipMasq) {
+      masq = std::thread([&] {
+        auto kernel = nft_();
+        if (!kernel) {
+          masqStatus = Error::from(kernel.error());
+          return;
+        }
+        auto st = removeMasq(**kernel, conf.name, args.containerId, args.ifName);
+        if (!st) masqStatus = Error::from(st.error());
+      });
+    }
+    CniStatus linkStatus = deleteLinks(args);
+    CniStatus ipamStatus = bc.ipamType.empty() ? CniStatus{} : ipam_.del(args, conf);
+    if (masq.joinable()) masq.join();
+    if (!linkStatus.ok()) return linkStatus;
+    if (!ipamStatus.ok()) return ipamStatus;
+    return masqStatus;
+  }
+
+  // DEL's interfaces: the pod end (its peer goes with it) and, when the pod side is already gone, a host end
+  // an interrupted ADD may have left in the node namespace.
+  CniStatus deleteLinks(const CmdArgs& args) {
     if (!args.netns.empty()) {
       auto podNs = Netns::open(args.netns);
       if (podNs) {
         NN_ASSIGN_OR_RETURN(RtnlSocket pod, RtnlSocket::open(*podNs));
-        auto gone = deletePodInterface(pod, args.ifName);
-        if (!gone) return Error{kErrInternal, gone.error().message(), {}};
+        if (auto gone = deletePodInterface(pod, args.ifName); !gone)
+          return Error{kErrInternal, gone.error().message(), {}};
       } else if (podNs.error().sysErrno() != ENOENT) {
         return Error{kErrInternal, strCat("failed to open netns \"", args.netns, "\": ", podNs.error().message()), {}};
       }
     }
-    // The pod side may be gone with its namespace; our host end never outlives it, but an interrupted ADD
-    // can leave one behind in the node namespace.
-    {
-      NN_ASSIGN_OR_RETURN(RtnlSocket node, RtnlSocket::openCurrent());
-      NN_TRY(netlink::deleteLink(node, hostVethName(args.containerId, args.ifName), true));
-    }
-    if (!bc.ipamType.empty()) NN_TRY(ipam_.del(args, conf));
-    if (bc.ipMasq) {
-      NN_ASSIGN_OR_RETURN(auto kernel, nft_());
-      NN_TRY(removeMasq(*kernel, conf.name, args.containerId, args.ifName));
-    }
+    NN_ASSIGN_OR_RETURN(RtnlSocket node, RtnlSocket::openCurrent());
+    NN_TRY(netlink::deleteLink(node, hostVethName(args.containerId, args.ifName), true));
     return {};
   }
 
