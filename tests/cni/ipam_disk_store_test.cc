@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -230,15 +232,33 @@ TEST_F(DiskStoreTest, AddStaysFastWithFiveThousandReservations) {
     ASSERT_TRUE(a.get("warm", "eth0", std::nullopt).ok());  // first use builds the index
   }
   constexpr int kAdds = 20;
-  auto t0 = std::chrono::steady_clock::now();
+  int rebuilds = 0;
+  std::vector<double> each, cpu;
+  auto cpuMs = [] {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+  };
   for (int i = 0; i < kAdds; ++i) {
+    double c0 = cpuMs();
+    auto t0 = std::chrono::steady_clock::now();
     auto s = open();
     Allocator a(set, *s, 0);
     ASSERT_TRUE(a.get("new" + std::to_string(i), "eth0", std::nullopt).ok());
+    each.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    cpu.push_back(cpuMs() - c0);
+    rebuilds += s->indexRebuildsForTest();
   }
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / kAdds;
-  std::cout << "ADD with 5000 reservations: " << ms << " ms\n";
-  EXPECT_LT(ms, 3.0);
+  std::sort(each.begin(), each.end());
+  std::sort(cpu.begin(), cpu.end());
+  double median = cpu[kAdds / 2];
+  std::cout << "ADD with 5000 reservations: wall median " << each[kAdds / 2] << " ms (max " << each.back()
+            << "), cpu median " << median << " ms\n";
+  // The index stays valid between our own operations: no full scan per ADD.
+  EXPECT_EQ(rebuilds, 0);
+  // CPU time (user + system, which includes the file system work) and the median, so a loaded machine's
+  // scheduling delays do not fail the test; bench/ measures wall time.
+  EXPECT_LT(median, 3.0);
 }
 
 }  // namespace
