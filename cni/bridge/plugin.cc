@@ -9,6 +9,7 @@
 #include "cni/bridge/attach.h"
 #include "cni/bridge/config.h"
 #include "cni/bridge/masq.h"
+#include "cni/bridge/spoofcheck.h"
 #include "netlink/addr.h"
 #include "netlink/route.h"
 
@@ -21,11 +22,6 @@ using netlink::RtnlSocket;
 CniResult<BridgeConf> loadConf(const CmdArgs& args, const NetConf& conf) {
   auto bc = parseBridgeConf(conf.raw, args.args);
   if (!bc) return Error{kErrInvalidNetworkConfig, bc.error().message(), {}};
-  if (bc->macSpoofChk) {
-    // Not silently ignored: a pod would get no spoof protection the operator asked for.
-    return Error{kErrUnsupportedField, "\"macspoofchk\" is not supported by nodenet's bridge plugin yet",
-                 "remove the key or set it to false"};
-  }
   return std::move(bc).value();
 }
 
@@ -93,6 +89,16 @@ class BridgePlugin {
         Interface{pair.container.name, pair.container.mac ? pair.container.mac->toString() : "", 0, args.netns, "", ""});
 
     std::unique_ptr<nft::Kernel> kernel;
+    bool spoofInstalled = false;
+    ScopeGuard dropSpoof([&] {
+      if (!success && spoofInstalled) (void)removeSpoofCheck(*kernel, args.containerId, args.ifName);
+    });
+    if (bc.macSpoofChk) {
+      if (!pair.container.mac) return Error{kErrInternal, strCat("no MAC address on ", args.ifName), {}};
+      NN_ASSIGN_OR_RETURN(kernel, nft_());
+      NN_TRY(addSpoofCheck(*kernel, pair.host.name, *pair.container.mac, args.containerId, args.ifName));
+      spoofInstalled = true;
+    }
 
     bool leased = false;
     ScopeGuard releaseLease([&] {
@@ -154,14 +160,15 @@ class BridgePlugin {
     // deletion below, and the two waits overlap instead of adding up.
     CniStatus masqStatus;
     std::thread masq;
-    if (bc.ipMasq) {
+    if (bc.ipMasq || bc.macSpoofChk) {
       masq = std::thread([&] {
         auto kernel = nft_();
         if (!kernel) {
           masqStatus = Error::from(kernel.error());
           return;
         }
-        auto st = removeMasq(**kernel, conf.name, args.containerId, args.ifName);
+        Status st = bc.ipMasq ? removeMasq(**kernel, conf.name, args.containerId, args.ifName) : Status{};
+        if (st.ok() && bc.macSpoofChk) st = removeSpoofCheck(**kernel, args.containerId, args.ifName);
         if (!st) masqStatus = Error::from(st.error());
       });
     }
@@ -267,9 +274,10 @@ class BridgePlugin {
   CniStatus gc(const CmdArgs& args, const NetConf& conf) {
     NN_ASSIGN_OR_RETURN(BridgeConf bc, loadConf(args, conf));
     if (!bc.ipamType.empty()) NN_TRY(ipam_.gc(args, conf));
-    if (bc.ipMasq) {
+    if (bc.ipMasq || bc.macSpoofChk) {
       NN_ASSIGN_OR_RETURN(auto kernel, nft_());
-      NN_TRY(gcMasq(*kernel, conf.name, conf.validAttachments));
+      if (bc.ipMasq) NN_TRY(gcMasq(*kernel, conf.name, conf.validAttachments));
+      if (bc.macSpoofChk) NN_TRY(gcSpoofCheck(*kernel, conf.validAttachments));
     }
     return {};
   }

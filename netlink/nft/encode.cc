@@ -459,6 +459,7 @@ class RuleBuilder {
       case Field::CtOriginalIp6Saddr: return ct(NFT_CT_SRC_IP6, dreg, true);
       case Field::CtOriginalIp6Daddr: return ct(NFT_CT_DST_IP6, dreg, true);
       case Field::CtOriginalProtoDst: return ct(NFT_CT_PROTO_DST, dreg, true);
+      case Field::EtherSaddr: return payload(NFT_PAYLOAD_LL_HEADER, 6, len, dreg);
       case Field::FibDaddrType: {
         nftnl_expr* e = expr("fib");
         nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);

@@ -77,7 +77,7 @@ std::optional<std::string> udataString(const void* data, uint32_t len, uint8_t t
 }
 
 std::optional<DataType> dataTypeFromKernel(uint32_t id) {
-  for (uint8_t i = 0; i <= static_cast<uint8_t>(DataType::Verdict); ++i)
+  for (uint8_t i = 0; i <= static_cast<uint8_t>(DataType::EtherAddr); ++i)
     if (dataTypeInfo(static_cast<DataType>(i)).kernelType == id) return static_cast<DataType>(i);
   return std::nullopt;
 }

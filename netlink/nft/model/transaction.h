@@ -205,6 +205,10 @@ class Transaction {
   Status checkFamilyField(Field f) const {
     if (family_ == Family::Ip && fieldIsV6(f)) return Error(strCat(fieldInfo(f).text, " in an ip table"));
     if (family_ == Family::Ip6 && fieldIsV4(f)) return Error(strCat(fieldInfo(f).text, " in an ip6 table"));
+    if (f == Field::EtherSaddr && family_ != Family::Bridge)
+      return Error(strCat(fieldInfo(f).text, " outside a bridge table"));
+    if (family_ == Family::Bridge && (fieldIsV4(f) || fieldIsV6(f)))
+      return Error(strCat(fieldInfo(f).text, " in a bridge table (no network-header dependency is generated)"));
     return okStatus();
   }
   Status checkConcat(const Concat& c) const {

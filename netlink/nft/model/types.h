@@ -24,6 +24,7 @@ enum class Family : uint8_t {
   Inet = 1,  // NFPROTO_INET: IPv4 and IPv6 in one table
   Ip = 2,    // NFPROTO_IPV4
   Ip6 = 10,  // NFPROTO_IPV6
+  Bridge = 7,  // NFPROTO_BRIDGE: frames crossing a Linux bridge (macspoofchk)
 };
 
 inline const char* familyName(Family f) {
@@ -31,6 +32,7 @@ inline const char* familyName(Family f) {
     case Family::Inet: return "inet";
     case Family::Ip: return "ip";
     case Family::Ip6: return "ip6";
+    case Family::Bridge: return "bridge";
   }
   return "?";
 }
@@ -71,22 +73,24 @@ class InlineVec {
 };
 
 /// Key and data types of sets and maps (nft's `type` names).
-enum class DataType : uint8_t { Ipv4Addr, Ipv6Addr, InetProto, InetService, Mark, Integer, Ifname, Verdict };
+enum class DataType : uint8_t { Ipv4Addr, Ipv6Addr, InetProto, InetService, Mark, Integer, Ifname, Verdict, EtherAddr };
 
 struct DataTypeInfo {
   const char* name;     // nft's name in `type ...;`
   uint32_t kernelType;  // nft's datatype id, stored by the kernel as NFTA_SET_KEY_TYPE (nftables src/datatype.h)
   uint8_t len;          // bytes of one value
-  bool hostOrder;       // compared in host byte order (mark, integer) rather than network order
+  bool hostOrder;       // nft's byte order for the type (set udata): host (mark, integer, strings) or network
 };
 
 inline const DataTypeInfo& dataTypeInfo(DataType t) {
   // Ids: TYPE_VERDICT 1, TYPE_INTEGER 4, TYPE_IPADDR 7, TYPE_IP6ADDR 8, TYPE_INET_PROTOCOL 12,
-  // TYPE_INET_SERVICE 13, TYPE_MARK 19, TYPE_IFNAME 41. Verdict data has no fixed length (the kernel sizes it).
+  // TYPE_INET_SERVICE 13, TYPE_MARK 19, TYPE_IFNAME 41, TYPE_ETHERADDR 9. Verdict data has no fixed length (the
+  // kernel sizes it).
   static const DataTypeInfo kInfo[] = {
       {"ipv4_addr", 7, 4, false},   {"ipv6_addr", 8, 16, false}, {"inet_proto", 12, 1, false},
       {"inet_service", 13, 2, false}, {"mark", 19, 4, true},      {"integer", 4, 4, true},
-      {"ifname", 41, 16, false},    {"verdict", 1, 0, false},
+      // nft's string type (ifname) is host-endian: a set announced otherwise is printed as "" by nft.
+      {"ifname", 41, 16, true},     {"verdict", 1, 0, false},   {"ether_addr", 9, 6, false},
   };
   return kInfo[static_cast<size_t>(t)];
 }
@@ -105,6 +109,7 @@ enum class Field : uint8_t {
   CtState, CtMark, CtOriginalIpSaddr, CtOriginalIpDaddr, CtOriginalIp6Saddr, CtOriginalIp6Daddr,
   CtOriginalProtoDst,
   FibDaddrType,
+  EtherSaddr,  // bridge family: the Ethernet source address (link-layer header offset 6)
 };
 
 struct FieldInfo {
@@ -138,6 +143,7 @@ inline const FieldInfo& fieldInfo(Field f) {
       {"ct original ip6 daddr", DataType::Ipv6Addr, 16},
       {"ct original proto-dst", DataType::InetService, 2},
       {"fib daddr type", DataType::Integer, 4},
+      {"ether saddr", DataType::EtherAddr, 6},
   };
   return kInfo[static_cast<size_t>(f)];
 }
@@ -167,7 +173,7 @@ enum class FibAddrType : uint8_t { Unicast = 1, Local = 2, Broadcast = 3, Anycas
 /// 20 bytes, no heap, so 100k elements cost no allocations for their keys.
 class Value {
  public:
-  enum class Kind : uint8_t { Ipv4, Ipv6, Prefix4, Prefix6, Proto, Port, Mark, Integer, Ifname, CtState, FibType, Nfproto };
+  enum class Kind : uint8_t { Ipv4, Ipv6, Prefix4, Prefix6, Proto, Port, Mark, Integer, Ifname, CtState, FibType, Nfproto, Ether };
 
   Value() = default;
   static Value ip(const IpAddress& a) {
@@ -201,6 +207,13 @@ class Value {
     return v;
   }
 
+  /// A 48-bit Ethernet address.
+  static Value ether(const uint8_t mac[6]) {
+    Value v(Kind::Ether);
+    std::memcpy(v.bytes_.data(), mac, 6);
+    return v;
+  }
+
   Kind kind() const { return kind_; }
   bool valid() const { return !(kind_ == Kind::Ifname && prefixLen_ == 0xff); }
   bool isPrefix() const { return kind_ == Kind::Prefix4 || kind_ == Kind::Prefix6; }
@@ -226,6 +239,7 @@ class Value {
       case Kind::Port: return DataType::InetService;
       case Kind::Mark: return DataType::Mark;
       case Kind::Ifname: return DataType::Ifname;
+      case Kind::Ether: return DataType::EtherAddr;
       default: return DataType::Integer;
     }
   }
@@ -238,6 +252,7 @@ class Value {
       case Kind::Proto: case Kind::Nfproto: return 1;
       case Kind::Port: return 2;
       case Kind::Ifname: return 16;
+      case Kind::Ether: return 6;
       default: return 4;
     }
   }
@@ -274,6 +289,7 @@ class Value {
       case DataType::Mark:
         if (len >= 4) std::memcpy(&n, data, 4);
         return mark(n);
+      case DataType::EtherAddr: return len >= 6 ? ether(data) : Value();
       default:
         if (len >= 4) std::memcpy(&n, data, 4);
         return integer(n);
@@ -313,6 +329,12 @@ class Value {
         return number() < 6 ? kNames[number()] : std::to_string(number());
       }
       case Kind::Nfproto: return number() == 2 ? "ipv4" : number() == 10 ? "ipv6" : std::to_string(number());
+      case Kind::Ether: {
+        char buf[18];
+        snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", bytes_[0], bytes_[1], bytes_[2], bytes_[3],
+                 bytes_[4], bytes_[5]);
+        return buf;
+      }
     }
     return "?";
   }
