@@ -20,6 +20,7 @@ Status ipNetns(const std::vector<std::string>& args) {
   argv.insert(argv.end(), args.begin(), args.end());
   RunOptions o;
   o.timeout = std::chrono::seconds(20);
+  o.interruptible = false;  // deleting must work while unwinding after SIGINT
   NN_ASSIGN_OR_RETURN(RunResult r, run(argv, o));
   if (!r.ok()) return Error(strCat(join(argv, " "), ": ", r.describe()));
   return okStatus();

@@ -164,7 +164,7 @@ bool interrupted() { return gInterrupted.load(); }
 
 Result<RunResult> run(const std::vector<std::string>& argvIn, const RunOptions& o) {
   if (argvIn.empty()) return Error("run: empty argv");
-  if (interrupted()) return Error("interrupted", EINTR);
+  if (o.interruptible && interrupted()) return Error("interrupted", EINTR);
   ignoreSigpipeOnce();
 
   const char* pathEnv = ::getenv("PATH");
@@ -241,8 +241,9 @@ Result<RunResult> run(const std::vector<std::string>& argvIn, const RunOptions& 
     if (exited && !pipesOpen) break;
     const auto now = Clock::now();
     if (exited && now - exitSeen > kDrainGrace) break;
-    if (!killed && (interrupted() || now >= deadline)) {
-      wasInterrupted = interrupted();
+    const bool stop = o.interruptible && interrupted();
+    if (!killed && (stop || now >= deadline)) {
+      wasInterrupted = stop;
       res.timedOut = !wasInterrupted;
       ::kill(pid, SIGKILL);  // our own, not yet reaped child: the PID cannot have been reused
       killed = true;

@@ -35,6 +35,9 @@ struct RunOptions {
   NetnsLauncher launcher = NetnsLauncher::Setns;
   /// After this the child gets SIGKILL; the result has timedOut set.
   std::chrono::milliseconds timeout{30000};
+  /// When false, an interrupt (installInterruptHandlers) neither refuses nor kills this run: cleanup commands
+  /// (`ip netns del`) must still work while the program unwinds after Ctrl-C.
+  bool interruptible = true;
 };
 
 struct RunResult {
