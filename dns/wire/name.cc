@@ -7,14 +7,16 @@ namespace {
 
 constexpr uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c | 0x20) : c; }
 
-// FNV-1a over lowercased octets; good enough for a small table that verifies every hit.
+// Suffix hash for the compressor: per label, its length and three sampled octets (first, middle, last,
+// lowercased) folded FNV-style. O(labels), not O(octets); every hash hit is verified against the buffer,
+// so a collision ("pod-10" vs "pod-20") only costs one extra comparison.
 constexpr uint32_t kFnvBasis = 2166136261u;
 constexpr uint32_t kFnvPrime = 16777619u;
 inline uint32_t mixLabel(uint32_t h, const uint8_t* label) {
   const uint8_t len = label[0];
-  h = (h ^ len) * kFnvPrime;
-  for (uint8_t i = 1; i <= len; ++i) h = (h ^ lower(label[i])) * kFnvPrime;
-  return h;
+  const uint32_t sample = uint32_t{len} | uint32_t{lower(label[1])} << 8 | uint32_t{lower(label[1 + len / 2])} << 16 |
+                          uint32_t{lower(label[len])} << 24;
+  return (h ^ sample) * kFnvPrime;
 }
 
 // The first octet a message may point to: pointers into the 12-byte header are never legitimate.
@@ -253,8 +255,35 @@ bool NameCompressor::matches(const WireWriter& w, const Entry& e, const uint8_t*
 void NameCompressor::write(WireWriter& w, const Name& name) { writeImpl(w, name, true); }
 void NameCompressor::writeUncompressed(WireWriter& w, const Name& name) { writeImpl(w, name, false); }
 
+namespace {
+// Equality ignoring ASCII case; memcmp first because the spellings usually agree exactly.
+inline bool equalIgnoringCase(const uint8_t* a, const uint8_t* b, size_t n) {
+  if (std::memcmp(a, b, n) == 0) return true;
+  for (size_t i = 0; i < n; ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+}  // namespace
+
 void NameCompressor::writeImpl(WireWriter& w, const Name& name, bool compress) {
   const uint8_t* wire = name.wire().data();
+  const size_t nameSize = name.wireSize();
+  if (name.isRoot()) {
+    w.writeU8(0);
+    return;
+  }
+  // Fast path: the whole name was written before without pointers (owners repeating the qname, glue
+  // owners repeating an SRV target). A pointer to it is the best possible encoding.
+  if (compress) {
+    for (size_t k = 0; k < count_; ++k) {
+      const Entry& e = entries_[k];
+      if (e.size == nameSize && e.raw && e.offset + nameSize <= w.size() &&
+          equalIgnoringCase(w.data() + e.offset, wire, nameSize)) {
+        w.writeU16(static_cast<uint16_t>(0xC000 | e.offset));
+        return;
+      }
+    }
+  }
   // Label start offsets within the name and the hash of each suffix (computed right to left).
   uint8_t starts[128];
   uint32_t hashes[128];
@@ -292,7 +321,8 @@ void NameCompressor::writeImpl(WireWriter& w, const Name& name, bool compress) {
   for (size_t i = 0; i < hit && count_ < kMaxEntries; ++i) {
     const size_t off = start + starts[i];
     if (off > kMaxPointerOffset) break;
-    entries_[count_++] = Entry{hashes[i], static_cast<uint16_t>(off), static_cast<uint8_t>(labels - i)};
+    entries_[count_++] = Entry{hashes[i], static_cast<uint16_t>(off), static_cast<uint8_t>(labels - i),
+                               static_cast<uint8_t>(nameSize - starts[i]), hit == labels};
   }
 }
 

@@ -128,6 +128,10 @@ class NameCompressor {
     uint32_t hash;
     uint16_t offset;
     uint8_t labels;
+    /// Wire size of the suffix; `raw` when all of it sits uncompressed at `offset` (no pointer inside), which
+    /// lets write() match a whole repeated name with one size check and one memcmp, without hashing.
+    uint8_t size;
+    bool raw;
   };
   void writeImpl(WireWriter& w, const Name& name, bool compress);
   bool matches(const WireWriter& w, const Entry& e, const uint8_t* suffix) const;
