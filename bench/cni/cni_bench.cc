@@ -407,6 +407,7 @@ int benchMain(int argc, char** argv) {
   }
   itest::installInterruptHandlers();
   for (const char* p : {"nnb-ours-", "nnb-ref-"}) itest::removeStaleNetns(p);
+  itest::removeStaleTempDirs();
 
   auto seed = Conflist::load(opt.conflist);
   if (!seed.ok()) {

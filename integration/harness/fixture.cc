@@ -5,6 +5,7 @@ namespace nodenet::itest {
 void NodeFixture::SetUp() {
   if (!isRoot()) GTEST_SKIP() << "needs root (creates network namespaces)";
   removeStaleNetns(netnsPrefix());
+  removeStaleTempDirs();
   auto env = NodeEnv::create(netnsPrefix());
   ASSERT_TRUE(env.ok()) << env.error().message();
   env_ = std::move(env).value();

@@ -1,6 +1,10 @@
 #include "integration/harness/paths.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include <cstdlib>
 #include <filesystem>
@@ -63,7 +67,7 @@ std::string randomContainerId() {
 }
 
 Result<TempDir> TempDir::create(const std::string& prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (prefix + "XXXXXX")).string();
+  std::string tmpl = (fs::temp_directory_path() / strCat(prefix, ::getpid(), "-XXXXXX")).string();
   if (!::mkdtemp(tmpl.data())) return Error::fromErrno(errno, "mkdtemp " + tmpl);
   return TempDir(tmpl);
 }
@@ -80,6 +84,25 @@ TempDir::~TempDir() {
   if (path_.empty()) return;
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+int removeStaleTempDirs(const std::string& prefix) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::temp_directory_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (!startsWith(name, prefix) || !e.is_directory(ec)) continue;
+    const std::string rest = name.substr(prefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || dash > 9 ||
+        !std::all_of(rest.begin(), rest.begin() + dash, [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    fs::remove_all(e.path(), ec);
+    if (!ec) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace nodenet::itest

@@ -26,7 +26,7 @@ bool isRoot();
 /// 64 random hex digits, like a container runtime's ID.
 std::string randomContainerId();
 
-/// A directory from mkdtemp, removed recursively by the destructor. Move-only.
+/// A directory "$TMPDIR/<prefix><pid>-XXXXXX" from mkdtemp, removed recursively by the destructor. Move-only.
 class TempDir {
  public:
   static Result<TempDir> create(const std::string& prefix = "nodenet-itest-");
@@ -42,5 +42,8 @@ class TempDir {
   explicit TempDir(std::string p) : path_(std::move(p)) {}
   std::string path_;
 };
+
+/// Removes "$TMPDIR/<prefix><pid>-*" directories whose creator pid no longer runs (a killed run); returns how many.
+int removeStaleTempDirs(const std::string& prefix = "nodenet-itest-");
 
 }  // namespace nodenet::itest
