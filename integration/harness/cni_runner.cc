@@ -161,6 +161,15 @@ Result<CniOutcome> CniRunner::version(const std::string& type, const std::string
 }
 
 Result<CniOutcome> CniRunner::validate(const Conflist& list) {
+  NN_ASSIGN_OR_RETURN(CniOutcome total, validateOnce(list));
+  if (total.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    validated_[list.name] = true;
+  }
+  return total;
+}
+
+Result<CniOutcome> CniRunner::validateOnce(const Conflist& list) {
   CniOutcome total;
   for (const json& p : list.plugins) {
     const std::string type = p["type"].get<std::string>();
@@ -186,6 +195,17 @@ Result<CniOutcome> CniRunner::validate(const Conflist& list) {
 }
 
 Result<CniOutcome> CniRunner::add(const Conflist& list, const RuntimeConf& rt) {
+  if (options_.validateBeforeFirstAdd) {
+    bool done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done = validated_.count(list.name) > 0;
+    }
+    if (!done) {
+      NN_ASSIGN_OR_RETURN(CniOutcome v, validate(list));
+      if (!v.ok()) return v;
+    }
+  }
   CniOutcome out;
   json prev;  // null for the first plugin
   for (const json& p : list.plugins) {

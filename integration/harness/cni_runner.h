@@ -88,6 +88,9 @@ struct CniRunnerOptions {
   std::chrono::milliseconds timeout{60000};
   /// Extra environment for every plugin exec ("KEY=VALUE").
   std::vector<std::string> extraEnv;
+  /// Run validate() (VERSION of every plugin) before the first ADD of each network name, as a runtime does
+  /// when it loads a conflist; a failed validation is returned as the ADD's outcome.
+  bool validateBeforeFirstAdd = true;
 };
 
 /// Thread-safe: parallel ADD/DEL of different containers may share one runner.
@@ -120,11 +123,13 @@ class CniRunner {
  private:
   Result<RunResult> execRaw(const std::string& type, const std::string& command, const std::string& stdinData,
                             const RuntimeConf& rt, std::string* exePath);
+  Result<CniOutcome> validateOnce(const Conflist& list);
   static std::string cacheKey(const Conflist& list, const RuntimeConf& rt);
 
   CniRunnerOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, nlohmann::json> cache_;
+  std::map<std::string, bool> validated_;  // network name -> validate() succeeded
 };
 
 }  // namespace nodenet::itest

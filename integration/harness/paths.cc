@@ -42,6 +42,7 @@ std::string buildDir() {
 
 std::string sourceDir() { return envOr("NODENET_SOURCE_DIR", NODENET_ITEST_SOURCE_DIR); }
 std::string confDir() { return sourceDir() + "/conf"; }
+std::string ourBinary(const std::string& name) { return buildDir() + "/bin/" + name; }
 std::string ourCniPath() { return buildDir() + "/cni"; }
 std::string referenceCniPath() { return envOr("NODENET_REFERENCE_CNI_PATH", "/usr/lib/cni"); }
 

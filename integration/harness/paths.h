@@ -16,6 +16,8 @@ std::string buildDir();
 std::string sourceDir();
 /// <repo>/conf.
 std::string confDir();
+/// <build>/bin/NAME: one of our programs (nodenet-cni, nodenet-proxy, nodenet-dns).
+std::string ourBinary(const std::string& name);
 /// <build>/cni: our plugin under its type names (bridge, host-local, loopback).
 std::string ourCniPath();
 /// $NODENET_REFERENCE_CNI_PATH, else /usr/lib/cni (Debian's containernetworking-plugins).

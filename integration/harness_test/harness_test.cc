@@ -139,6 +139,22 @@ TEST_F(HarnessSmokeTest, PluginErrorIsAnOutcomeWithErrorJson) {
   EXPECT_FALSE(cni.cachedResult(list, pods[0]->rt).has_value());
 }
 
+TEST_F(HarnessSmokeTest, FirstAddValidatesVersionLikeARuntime) {
+  const std::string ref = referenceCniPath();
+  if (!hasPlugins(ref, {"bridge"})) GTEST_SKIP() << "reference CNI plugins missing in " << ref;
+  Conflist list = crioConflist();
+  list.cniVersion = "9.9.9";
+  auto pods = addPods(1);
+  ASSERT_EQ(pods.size(), 1u);
+  CniRunner cni = env().runner(ref);
+  auto add = cni.add(list, pods[0]->rt);
+  NN_ASSERT_OK(add);
+  EXPECT_FALSE(add->ok());
+  ASSERT_EQ(add->steps.size(), 1u) << add->describe();  // VERSION only, no ADD exec
+  EXPECT_NE(add->json.value("msg", "").find("does not support config version"), std::string::npos)
+      << add->describe();
+}
+
 TEST(CniRunnerTest, RefusesToRunWithoutNodeNamespace) {
   CniRunner cni(CniRunnerOptions{referenceCniPath(), ""});
   auto v = cni.version("bridge");
