@@ -68,8 +68,11 @@ Status configurePod(netlink::RtnlSocket& pod, const netlink::Netns& podNs, const
 Status ensureGatewayAddresses(netlink::RtnlSocket& node, const netlink::Netns& nodeNs, const BridgeConf& conf,
                               const netlink::LinkInfo& bridge, const std::vector<Cidr>& gateways);
 
-/// DEL's kernel part: deletes ifName in the pod (its peer goes with it) and returns the addresses it had.
-/// A missing link is success with no addresses.
-Result<std::vector<Cidr>> deletePodInterface(netlink::RtnlSocket& pod, const std::string& ifName);
+/// DEL's kernel part: deletes ifName in the pod (its veth peer goes with it). Returns once the link is gone
+/// from the namespace (its names are free, it carries no traffic). The kernel's teardown after that — an RCU
+/// barrier in netdev_run_todo, 10–35 ms here, run after RTNL is released — is left to a detached child process
+/// that issued the deletion, so the runtime does not wait for memory to be freed. A missing link is success.
+/// Errors: the kernel's refusal (with errno), or the link still present after 10 s.
+Status deletePodInterface(netlink::RtnlSocket& pod, const netlink::Netns& podNs, const std::string& ifName);
 
 }  // namespace nodenet::cni::bridge

@@ -187,7 +187,7 @@ class BridgePlugin {
       auto podNs = Netns::open(args.netns);
       if (podNs) {
         NN_ASSIGN_OR_RETURN(RtnlSocket pod, RtnlSocket::open(*podNs));
-        if (auto gone = deletePodInterface(pod, args.ifName); !gone)
+        if (auto gone = deletePodInterface(pod, *podNs, args.ifName); !gone)
           return Error{kErrInternal, gone.error().message(), {}};
       } else if (podNs.error().sysErrno() != ENOENT) {
         return Error{kErrInternal, strCat("failed to open netns \"", args.netns, "\": ", podNs.error().message()), {}};
