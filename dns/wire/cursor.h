@@ -121,11 +121,14 @@ class WireWriter {
   bool noRoom() const { return full_; }
   /// Bytes written so far (the offset of the next byte).
   size_t size() const { return pos_; }
+  /// The current limit (see setLimit()).
   size_t limit() const { return limit_; }
   /// Bytes still available below the limit.
   size_t room() const { return full_ ? 0 : limit_ - pos_; }
+  /// The start of the caller's buffer.
   uint8_t* data() { return data_; }
   const uint8_t* data() const { return data_; }
+  /// What was written so far.
   std::span<const uint8_t> bytes() const { return {data_, pos_}; }
 
   /// Lowers (never raises) the limit, e.g. to keep room for the OPT record. Requires newLimit >= size().
@@ -143,16 +146,19 @@ class WireWriter {
     full_ = false;
   }
 
+  /// Writes one octet, or sets the sticky no-room state and writes nothing.
   void writeU8(uint8_t v) {
     if (!need(1)) return;
     data_[pos_++] = v;
   }
+  /// Writes a network-order 16-bit value, or sets no-room and writes nothing.
   void writeU16(uint16_t v) {
     if (!need(2)) return;
     data_[pos_] = static_cast<uint8_t>(v >> 8);
     data_[pos_ + 1] = static_cast<uint8_t>(v);
     pos_ += 2;
   }
+  /// Writes a network-order 32-bit value, or sets no-room and writes nothing.
   void writeU32(uint32_t v) {
     if (!need(4)) return;
     data_[pos_] = static_cast<uint8_t>(v >> 24);
@@ -161,6 +167,7 @@ class WireWriter {
     data_[pos_ + 3] = static_cast<uint8_t>(v);
     pos_ += 4;
   }
+  /// Writes n octets, all or none (none and no-room when they do not fit).
   void writeBytes(const uint8_t* p, size_t n) {
     if (!need(n)) return;
     if (n) std::memcpy(data_ + pos_, p, n);

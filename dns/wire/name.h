@@ -30,6 +30,7 @@ class Name {
 
   /// The root name ".".
   Name() : size_(1) { bytes_[0] = 0; }
+  /// Copies only the used octets.
   Name(const Name& o) : size_(o.size_) { std::memcpy(bytes_, o.bytes_, size_); }
   Name& operator=(const Name& o) {
     size_ = o.size_;
@@ -121,6 +122,7 @@ class NameCompressor {
   /// Writes `name` uncompressed but remembers its suffixes, so later names can point into it (used for the
   /// question, and for RDATA that must not be compressed such as SRV targets, RFC 2782).
   void writeUncompressed(WireWriter& w, const Name& name);
+  /// How many suffixes are remembered (tests only).
   size_t entriesForTest() const { return count_; }
 
  private:

@@ -45,6 +45,8 @@ class ResponseComposer {
   /// Starts a response to `q`: QR set; id, opcode, RD and CD echoed; the question echoed with the client's
   /// spelling when it was readable; `rcode` (extended values need q.hasEdns). Previous content is discarded.
   void begin(const Query& q, Rcode rcode);
+  /// Sets or clears AA (authoritative answer), RA (recursion available) or AD (authenticated data). Call after
+  /// begin(), which clears them.
   void setAa(bool on) { setFlag(flags::AA, on); }
   void setRa(bool on) { setFlag(flags::RA, on); }
   void setAd(bool on) { setFlag(flags::AD, on); }
