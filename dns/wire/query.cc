@@ -27,6 +27,47 @@ void readOpt(WireReader& r, Query& q) {
   q.edns.dnssecOk = ttl & 0x8000;
 }
 
+// Walks `count` records without keeping them (answer/authority of non-QUERY opcodes).
+void skipRecords(WireReader& r, size_t count) {
+  for (size_t i = 0; i < count && r.ok(); ++i) {
+    readName(r);
+    r.readU16();  // TYPE
+    r.readU16();  // CLASS
+    r.readU32();  // TTL
+    r.skip(r.readU16());
+  }
+}
+
+// Reads the additional section: the OPT into q, anything else (TSIG, SIG(0)) walked for well-formedness but not
+// verified. Returns why the section is unacceptable, or nullptr. On failure q.hasEdns is false, so no OPT is
+// echoed for an OPT we could not read.
+const char* readAdditional(WireReader& r, uint16_t count, Query& q) {
+  bool sawOpt = false;
+  for (uint16_t i = 0; i < count; ++i) {
+    const Name owner = readName(r);
+    const auto type = static_cast<RRType>(r.readU16());
+    if (!r.ok()) break;
+    if (type == RRType::OPT) {
+      if (sawOpt) {
+        q.hasEdns = false;
+        return "more than one OPT record";
+      }
+      if (!owner.isRoot()) return "OPT owner is not the root";
+      sawOpt = true;
+      readOpt(r, q);
+    } else {
+      r.readU16();  // CLASS
+      r.readU32();  // TTL
+      r.skip(r.readU16());
+    }
+  }
+  if (!r.ok()) {
+    q.hasEdns = false;
+    return r.error();
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 Result<Query> parseQuery(std::span<const uint8_t> bytes) {
@@ -59,7 +100,14 @@ Result<Query> parseQuery(std::span<const uint8_t> bytes) {
   if (h.opcode != Opcode::Query) {
     // Echo the question when there is exactly one readable one; NOTIMP either way.
     if (h.qdcount == 1) readQuestion();
-    if (!q.hasQuestion) q.question = Question{};
+    if (!q.hasQuestion) {
+      q.question = Question{};
+    } else {
+      // Best effort: find the OPT so the NOTIMP carries one (RFC 6891 §7: an EDNS-aware server answers an
+      // EDNS query with OPT). Anything unreadable just means no OPT.
+      skipRecords(r, size_t{h.ancount} + h.nscount);
+      if (readAdditional(r, h.arcount, q) != nullptr) q.hasEdns = false;
+    }
     return reject(QueryVerdict::NotImp, "opcode is not QUERY");
   }
   if (h.qdcount != 1) return reject(QueryVerdict::FormErr, "QDCOUNT is not 1");
@@ -73,30 +121,7 @@ Result<Query> parseQuery(std::span<const uint8_t> bytes) {
   if (h.ancount != 0 || h.nscount != 0)
     return reject(QueryVerdict::FormErr, "answer or authority records in a query");
 
-  bool sawOpt = false;
-  for (uint16_t i = 0; i < h.arcount; ++i) {
-    const Name owner = readName(r);
-    const auto type = static_cast<RRType>(r.readU16());
-    if (!r.ok()) break;
-    if (type == RRType::OPT) {
-      if (sawOpt) {
-        q.hasEdns = false;
-        return reject(QueryVerdict::FormErr, "more than one OPT record");
-      }
-      if (!owner.isRoot()) return reject(QueryVerdict::FormErr, "OPT owner is not the root");
-      sawOpt = true;
-      readOpt(r, q);
-    } else {
-      // TSIG/SIG(0) and anything else: we do not verify them, only walk them so trailing junk is caught.
-      r.readU16();  // CLASS
-      r.readU32();  // TTL
-      r.skip(r.readU16());
-    }
-  }
-  if (!r.ok()) {
-    q.hasEdns = false;
-    return reject(QueryVerdict::FormErr, r.error());
-  }
+  if (const char* why = readAdditional(r, h.arcount, q)) return reject(QueryVerdict::FormErr, why);
   if (r.remaining() != 0) return reject(QueryVerdict::FormErr, "trailing bytes after the last record");
   if (q.hasEdns && q.edns.version != 0) return reject(QueryVerdict::BadVers, "EDNS version is not 0");
   return q;

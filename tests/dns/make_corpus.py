@@ -47,6 +47,8 @@ SEEDS = {
         "83b201200001000000000001023130013002393602313007696e2d61646472046172706100000c00010000291000000000000000"),
     "mixed-case-0x20.bin": header(7, 0x0100) + question("wEb.DeFault.SVC.cluster.LOCAL"),
     "notify-opcode.bin": header(8, 4 << 11) + question("cluster.local", 6),
+    "notify-with-soa-and-edns.bin": header(26, 4 << 11 | 0x0400, an=1, ar=1) + question("cluster.local", 6) +
+        rr(b"\xc0\x0c", 6, b"\x00\x00" + struct.pack("!IIIII", 7, 1, 1, 1, 1)) + opt(),
     "qr-set-response.bin": header(9, 0x8180, an=1) + question("a.example") + rr(b"\xc0\x0c", 1, b"\x0a\x00\x00\x01"),
     "short-header.bin": b"\x00\x0a\x01\x00\x00",
     "qdcount-zero.bin": header(11, 0x0100, qd=0) + opt(),

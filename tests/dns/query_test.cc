@@ -100,6 +100,14 @@ TEST(ParseQuery, OtherOpcodesAreNotImplementedButEchoTheQuestion) {
   EXPECT_EQ(q.verdict, QueryVerdict::NotImp);
   EXPECT_EQ(q.opcode, Opcode::Notify);
   EXPECT_TRUE(q.hasQuestion);
+  EXPECT_FALSE(q.hasEdns);
+  // With EDNS the OPT is still found, so the NOTIMP can carry one (RFC 6891 §7).
+  auto withEdns = hexBytes(kDigA);
+  withEdns[2] = static_cast<uint8_t>((withEdns[2] & 0x87) | 4 << 3);
+  Query e = parse(withEdns);
+  EXPECT_EQ(e.verdict, QueryVerdict::NotImp);
+  EXPECT_TRUE(e.hasEdns);
+  EXPECT_EQ(e.edns.udpPayload, 1232);
   bytes[2] = static_cast<uint8_t>((bytes[2] & 0x87) | 5 << 3);  // UPDATE with junk after the header
   bytes.resize(14);
   q = parse(bytes);

@@ -233,6 +233,15 @@ TEST(ComposeError, NotImpEchoesOpcodeAndQuestion) {
   EXPECT_EQ(m.questions[0].type, RRType::SRV);
 }
 
+TEST(ComposeError, NotImpToAnEdnsQueryCarriesOpt) {
+  auto bytes = hexBytes(kDigA);
+  bytes[2] = static_cast<uint8_t>((bytes[2] & 0x87) | 4 << 3);
+  Query q = parseQuery(bytes).value();
+  Message m = parsed(composeError(q, verdictRcode(q.verdict), buf));
+  EXPECT_EQ(m.rcode(), Rcode::NotImp);
+  EXPECT_TRUE(m.edns.has_value());
+}
+
 TEST(ComposeError, RefusedAndServfailWithEdns) {
   Query q = query(kDigA);
   for (Rcode r : {Rcode::Refused, Rcode::ServFail}) {
