@@ -56,8 +56,9 @@ constexpr int kNodes = 200;
 
 std::string hexId(uint64_t n) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-4%03llx-8%03llx-%012llx", (unsigned long long)(n * 2654435761u) & 0xffffffffu,
-                (unsigned long long)n & 0xffff, (unsigned long long)(n >> 4) & 0xfff, (unsigned long long)(n >> 8) & 0xfff,
+  std::snprintf(buf, sizeof buf, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
+                (unsigned long long)(n * 2654435761u) & 0xffffffffu, (unsigned long long)n & 0xffff,
+                (unsigned long long)(n >> 4) & 0xfff, (unsigned long long)(n >> 8) & 0xfff,
                 (unsigned long long)n * 7919);
   return buf;
 }
@@ -80,7 +81,9 @@ json managedFields(const char* manager, const json& fields) {
 json makeService(int i) {
   std::string name = "svc-" + std::to_string(i);
   std::string ns = "ns-" + std::to_string(i % kNamespaces);
-  json labels = {{"app", name}, {"app.kubernetes.io/name", name}, {"app.kubernetes.io/part-of", "shop"},
+  json labels = {{"app", name},
+                 {"app.kubernetes.io/name", name},
+                 {"app.kubernetes.io/part-of", "shop"},
                  {"app.kubernetes.io/managed-by", "Helm"}};
   json ports = json::array({{{"name", "http"}, {"protocol", "TCP"}, {"port", 80}, {"targetPort", 8080}},
                             {{"name", "metrics"}, {"protocol", "TCP"}, {"port", 9090}, {"targetPort", "metrics"}}});
@@ -112,27 +115,29 @@ json makeService(int i) {
                       {"kind", "Service"},
                       {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
                       {"spec", {{"ports", ports}, {"selector", {{"app", name}}}}}};
-  return {{"metadata",
-           {{"name", name},
-            {"namespace", ns},
-            {"uid", hexId(i)},
-            {"resourceVersion", std::to_string(100000 + i)},
-            {"creationTimestamp", "2024-05-02T09:14:11Z"},
-            {"labels", labels},
-            {"annotations",
-             {{"kubectl.kubernetes.io/last-applied-configuration", lastApplied.dump() + "\n"},
-              {"meta.helm.sh/release-name", "shop"},
-              {"meta.helm.sh/release-namespace", ns}}},
-            {"managedFields",
-             managedFields("helm", {{"f:metadata", {{"f:labels", {{".", json::object()}, {"f:app", json::object()}}}}},
-                                    {"f:spec",
-                                     {{"f:internalTrafficPolicy", json::object()},
-                                      {"f:ports", {{".", json::object()}, {"k:{\"port\":80,\"protocol\":\"TCP\"}", json::object()}}},
-                                      {"f:selector", json::object()},
-                                      {"f:sessionAffinity", json::object()},
-                                      {"f:type", json::object()}}}})}}},
-          {"spec", spec},
-          {"status", status}};
+  return {
+      {"metadata",
+       {{"name", name},
+        {"namespace", ns},
+        {"uid", hexId(i)},
+        {"resourceVersion", std::to_string(100000 + i)},
+        {"creationTimestamp", "2024-05-02T09:14:11Z"},
+        {"labels", labels},
+        {"annotations",
+         {{"kubectl.kubernetes.io/last-applied-configuration", lastApplied.dump() + "\n"},
+          {"meta.helm.sh/release-name", "shop"},
+          {"meta.helm.sh/release-namespace", ns}}},
+        {"managedFields",
+         managedFields(
+             "helm", {{"f:metadata", {{"f:labels", {{".", json::object()}, {"f:app", json::object()}}}}},
+                      {"f:spec",
+                       {{"f:internalTrafficPolicy", json::object()},
+                        {"f:ports", {{".", json::object()}, {"k:{\"port\":80,\"protocol\":\"TCP\"}", json::object()}}},
+                        {"f:selector", json::object()},
+                        {"f:sessionAffinity", json::object()},
+                        {"f:type", json::object()}}}})}}},
+      {"spec", spec},
+      {"status", status}};
 }
 
 json makeEndpoint(int i, int k) {
@@ -143,8 +148,11 @@ json makeEndpoint(int i, int k) {
           {"nodeName", "node-" + std::to_string(node)},
           {"zone", "zone-" + std::string(1, static_cast<char>('a' + node % 3))},
           {"hints", {{"forZones", {{{"name", "zone-" + std::string(1, static_cast<char>('a' + node % 3))}}}}}},
-          {"targetRef", {{"kind", "Pod"}, {"namespace", "ns-" + std::to_string(i % kNamespaces)}, {"name", pod},
-                         {"uid", hexId(i * 2 + k + 1000000)}}}};
+          {"targetRef",
+           {{"kind", "Pod"},
+            {"namespace", "ns-" + std::to_string(i % kNamespaces)},
+            {"name", pod},
+            {"uid", hexId(i * 2 + k + 1000000)}}}};
 }
 
 json makeSlice(int i) {
@@ -164,16 +172,23 @@ json makeSlice(int i) {
               {"kubernetes.io/service-name", svc}}},
             {"annotations", {{"endpoints.kubernetes.io/last-change-trigger-time", "2024-05-02T09:15:02Z"}}},
             {"ownerReferences",
-             {{{"apiVersion", "v1"}, {"kind", "Service"}, {"name", svc}, {"uid", hexId(i)}, {"controller", true},
+             {{{"apiVersion", "v1"},
+               {"kind", "Service"},
+               {"name", svc},
+               {"uid", hexId(i)},
+               {"controller", true},
                {"blockOwnerDeletion", true}}}},
             {"managedFields",
              managedFields("kube-controller-manager",
-                           {{"f:addressType", json::object()}, {"f:endpoints", json::object()}, {"f:ports", json::object()},
+                           {{"f:addressType", json::object()},
+                            {"f:endpoints", json::object()},
+                            {"f:ports", json::object()},
                             {"f:metadata", {{"f:labels", {{".", json::object()}, {"f:app", json::object()}}}}}})}}},
           {"addressType", "IPv4"},
           {"endpoints", {makeEndpoint(i, 0), makeEndpoint(i, 1)}},
-          {"ports", {{{"name", "http"}, {"protocol", "TCP"}, {"port", 8080}},
-                     {{"name", "metrics"}, {"protocol", "TCP"}, {"port", 9090}}}}};
+          {"ports",
+           {{{"name", "http"}, {"protocol", "TCP"}, {"port", 8080}},
+            {{"name", "metrics"}, {"protocol", "TCP"}, {"port", 9090}}}}};
 }
 
 json makeList(const char* kind, const char* apiVersion, json (*make)(int)) {

@@ -114,11 +114,8 @@ class ParseFilter {
         // The elements of this array are opened at depth+1 and have no key of their own.
         setKey(depth + 1, kNoKey);
         return true;
-      case json::parse_event_t::value:
-        dropPending_ = false;
-        return true;
-      default:
-        return true;
+      case json::parse_event_t::value: dropPending_ = false; return true;
+      default: return true;
     }
   }
 
@@ -193,8 +190,10 @@ template <typename T>
 struct ItemDecoder {
   void decode(const json& item, size_t index, List<T>& out) {
     auto r = decodeTyped<T>(item);
-    if (r.ok()) out.items.push_back(std::move(r).value());
-    else out.errors.push_back(std::move(r).error().context(strCat("items[", index, "]")));
+    if (r.ok())
+      out.items.push_back(std::move(r).value());
+    else
+      out.errors.push_back(std::move(r).error().context(strCat("items[", index, "]")));
   }
 };
 
@@ -229,8 +228,10 @@ struct ItemDecoder<Object> {
       }
     }
     auto r = decodeAs(*k, item);
-    if (r.ok()) out.items.push_back(std::move(r).value());
-    else out.errors.push_back(std::move(r).error().context(ctx));
+    if (r.ok())
+      out.items.push_back(std::move(r).value());
+    else
+      out.errors.push_back(std::move(r).error().context(ctx));
   }
 };
 
@@ -249,8 +250,10 @@ Result<List<T>> decodeListDom(const json& j) {
   ItemDecoder<T> dec;
   for (size_t i = 0; i < items->size(); ++i) {
     const json& item = (*items)[i];
-    if (item.is_object()) dec.decode(item, i, out);
-    else out.errors.push_back(detail::typeError(Path().field("items").index(i), "object", item));
+    if (item.is_object())
+      dec.decode(item, i, out);
+    else
+      out.errors.push_back(detail::typeError(Path().field("items").index(i), "object", item));
   }
   return out;
 }
@@ -262,16 +265,18 @@ Result<List<T>> decodeListStreaming(std::string_view text) {
   List<T> out;
   ItemDecoder<T> dec;
   ParseFilter filter;
-  bool inItems = false;    // inside the top-level "items" array
-  size_t index = 0;        // index of the next item
+  bool inItems = false;                           // inside the top-level "items" array
+  size_t index = 0;                               // index of the next item
   std::vector<std::pair<size_t, json>> deferred;  // generic lists: items seen before the list's kind
 
   auto cb = [&](int depth, json::parse_event_t ev, json& parsed) -> bool {
     if (!filter.filter(depth, ev, parsed)) return false;
     using E = json::parse_event_t;
     if (depth == 1) {
-      if (ev == E::array_start && filter.keyAt(1) == "items") inItems = true;
-      else if (ev == E::array_end) inItems = false;
+      if (ev == E::array_start && filter.keyAt(1) == "items")
+        inItems = true;
+      else if (ev == E::array_end)
+        inItems = false;
       else if (ev == E::value && filter.keyAt(1) == "kind" && parsed.is_string())
         out.kind = parsed.get_ref<const std::string&>();
       return true;
@@ -297,8 +302,7 @@ Result<List<T>> decodeListStreaming(std::string_view text) {
             detail::typeError(Path().field("items").index(i), "object", ev == E::value ? parsed : json::array()));
         return false;
       }
-      default:
-        return true;
+      default: return true;
     }
   };
 
@@ -381,9 +385,8 @@ Result<ApiStatus> decodeStatus(const json& j) {
   if (st.ok()) st = detail::optString(j, "reason", root, s.reason);
   if (st.ok()) {
     int64_t code = 0;
-    st = detail::optField(j, "code", root, code, [](const json& v, const Path& p, int64_t& o) {
-      return detail::readInt(v, p, 0, 999, o);
-    });
+    st = detail::optField(j, "code", root, code,
+                          [](const json& v, const Path& p, int64_t& o) { return detail::readInt(v, p, 0, 999, o); });
     s.code = static_cast<int>(code);
   }
   if (!st.ok()) return std::move(st).error().context("Status");
@@ -399,7 +402,8 @@ Result<WatchEvent> decodeWatchEvent(const json& j, std::optional<ObjectKind> exp
   const json* obj = member(j, "object");
   if (!obj) return Error(strCat("watch event ", watchEventTypeName(*t), ": object: required"));
   if (!obj->is_object())
-    return detail::typeError(Path().field("object"), "object", *obj).context(strCat("watch event ", watchEventTypeName(*t)));
+    return detail::typeError(Path().field("object"), "object", *obj)
+        .context(strCat("watch event ", watchEventTypeName(*t)));
 
   WatchEvent ev;
   ev.type = *t;
@@ -424,12 +428,16 @@ Result<WatchEvent> decodeWatchEvent(const json& j, std::optional<ObjectKind> exp
   std::optional<ObjectKind> kind = kindName.empty() ? expected : parseObjectKind(kindName);
   if (kindName.empty() && expected) kindName = objectKindName(*expected);
   Result<Object> decoded = Error("");
-  if (!kindField.ok()) decoded = std::move(kindField).error();
-  else if (!kind && kindName.empty()) decoded = Error("kind: required");
-  else if (!kind) decoded = Error(strCat("unsupported kind \"", jsonEscape(kindName), '"'));
+  if (!kindField.ok())
+    decoded = std::move(kindField).error();
+  else if (!kind && kindName.empty())
+    decoded = Error("kind: required");
+  else if (!kind)
+    decoded = Error(strCat("unsupported kind \"", jsonEscape(kindName), '"'));
   else if (expected && *kind != *expected)
     decoded = Error(strCat("kind: expected \"", objectKindName(*expected), "\", got \"", jsonEscape(kindName), '"'));
-  else decoded = decodeAs(*kind, *obj);
+  else
+    decoded = decodeAs(*kind, *obj);
 
   if (decoded.ok()) {
     ev.object = std::move(decoded).value();

@@ -10,8 +10,7 @@ namespace nodenet::kube::detail {
 void Path::render(std::string& out) const {
   if (parent_) parent_->render(out);
   switch (kind_) {
-    case Kind::Root:
-      break;
+    case Kind::Root: break;
     case Kind::Field:
       if (!out.empty()) out += '.';
       out += name_;
@@ -209,10 +208,11 @@ Status decodeMeta(const json& obj, bool namespaced, bool requireName, ObjectMeta
     return readInt(v, p, 0, std::numeric_limits<int64_t>::max(), out);
   }));
   if (const json* v = member(*md, "labels"))
-    NN_TRY(readStringMap(*v, mp.field("labels"), [](const std::string&) { return true; }, m.labels));
+    NN_TRY(readStringMap(
+        *v, mp.field("labels"), [](const std::string&) { return true; }, m.labels));
   if (const json* v = member(*md, "annotations"))
-    NN_TRY(readStringMap(*v, mp.field("annotations"), [](const std::string& k) { return isKeptAnnotation(k); },
-                         m.annotations));
+    NN_TRY(readStringMap(
+        *v, mp.field("annotations"), [](const std::string& k) { return isKeptAnnotation(k); }, m.annotations));
   if (const json* v = member(*md, "deletionTimestamp")) {
     if (!v->is_string()) return typeError(mp.field("deletionTimestamp"), "string", *v);
     m.deleting = true;

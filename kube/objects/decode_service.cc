@@ -33,9 +33,8 @@ Status readServicePort(const json& v, const Path& p, ServicePort& out) {
   NN_TRY(readPort(*port, p.field("port"), false, out.port));
   NN_TRY(optField(v, "targetPort", p, out.targetPort, readTargetPort));
   if (!out.targetPort.isNamed() && out.targetPort.number == 0) out.targetPort.number = out.port;
-  NN_TRY(optField(v, "nodePort", p, out.nodePort, [](const json& j, const Path& jp, uint16_t& o) {
-    return readPort(j, jp, true, o);
-  }));
+  NN_TRY(optField(v, "nodePort", p, out.nodePort,
+                  [](const json& j, const Path& jp, uint16_t& o) { return readPort(j, jp, true, o); }));
   NN_TRY(optInterned(v, "appProtocol", p, out.appProtocol));
   return okStatus();
 }
@@ -56,7 +55,8 @@ Status readClusterIPs(const json& spec, const Path& sp, Service& out) {
     const json& first = (*list)[0];
     if (!first.is_string()) return typeError(lp.index(0), "IP address or \"None\"", first);
     if (!single.empty() && first.get_ref<const std::string&>() != single)
-      return fieldError(sp.field("clusterIP"), strCat('"', single, "\" does not match clusterIPs[0] ", describe(first)));
+      return fieldError(sp.field("clusterIP"),
+                        strCat('"', single, "\" does not match clusterIPs[0] ", describe(first)));
     if (first.get_ref<const std::string&>() == "None") {
       if (list->size() != 1) return fieldError(lp, "\"None\" must be the only entry");
       out.headless = true;
@@ -124,8 +124,8 @@ Status readIngress(const json& v, const Path& p, LoadBalancerIngress& out) {
   NN_TRY(optString(v, "hostname", p, out.hostname));
   if (const json* m = member(v, "ipMode")) {
     LoadBalancerIpMode mode = LoadBalancerIpMode::VIP;
-    NN_TRY(readEnum<LoadBalancerIpMode>(*m, p.field("ipMode"),
-                                        {{"VIP", LoadBalancerIpMode::VIP}, {"Proxy", LoadBalancerIpMode::Proxy}}, mode));
+    NN_TRY(readEnum<LoadBalancerIpMode>(
+        *m, p.field("ipMode"), {{"VIP", LoadBalancerIpMode::VIP}, {"Proxy", LoadBalancerIpMode::Proxy}}, mode));
     out.ipMode = mode;
   }
   if (const json* ports = member(v, "ports")) {
@@ -193,10 +193,11 @@ Status readSpec(const json& spec, const Path& sp, Service& out) {
     out.hasSelector = !sel->empty();
   }
 
-  NN_TRY(optField(spec, "sessionAffinity", sp, out.sessionAffinity, [](const json& v, const Path& p, SessionAffinity& o) {
-    return readEnum<SessionAffinity>(v, p, {{"None", SessionAffinity::None}, {"ClientIP", SessionAffinity::ClientIP}},
-                                     o);
-  }));
+  NN_TRY(
+      optField(spec, "sessionAffinity", sp, out.sessionAffinity, [](const json& v, const Path& p, SessionAffinity& o) {
+        return readEnum<SessionAffinity>(v, p,
+                                         {{"None", SessionAffinity::None}, {"ClientIP", SessionAffinity::ClientIP}}, o);
+      }));
   if (const json* cfg = member(spec, "sessionAffinityConfig")) {
     Path cp = sp.field("sessionAffinityConfig");
     NN_TRY(requireObject(*cfg, cp));
@@ -221,31 +222,30 @@ Status readSpec(const json& spec, const Path& sp, Service& out) {
   }
 
   // "Global" is the pre-1.7 spelling of Cluster; "" is what the API stores for ClusterIP Services.
-  NN_TRY(optField(spec, "externalTrafficPolicy", sp, out.externalTrafficPolicy,
-                  [](const json& v, const Path& p, TrafficPolicy& o) -> Status {
-                    if (v.is_string() && (v.get_ref<const std::string&>().empty() || v == "Global")) {
-                      o = TrafficPolicy::Cluster;
-                      return okStatus();
-                    }
-                    return readEnum<TrafficPolicy>(
-                        v, p, {{"Cluster", TrafficPolicy::Cluster}, {"Local", TrafficPolicy::Local}}, o);
-                  }));
-  NN_TRY(optField(spec, "internalTrafficPolicy", sp, out.internalTrafficPolicy,
-                  [](const json& v, const Path& p, TrafficPolicy& o) {
-                    return readEnum<TrafficPolicy>(
-                        v, p, {{"Cluster", TrafficPolicy::Cluster}, {"Local", TrafficPolicy::Local}}, o);
-                  }));
-  NN_TRY(optField(spec, "healthCheckNodePort", sp, out.healthCheckNodePort, [](const json& v, const Path& p, uint16_t& o) {
-    return readPort(v, p, true, o);
-  }));
+  NN_TRY(optField(
+      spec, "externalTrafficPolicy", sp, out.externalTrafficPolicy,
+      [](const json& v, const Path& p, TrafficPolicy& o) -> Status {
+        if (v.is_string() && (v.get_ref<const std::string&>().empty() || v == "Global")) {
+          o = TrafficPolicy::Cluster;
+          return okStatus();
+        }
+        return readEnum<TrafficPolicy>(v, p, {{"Cluster", TrafficPolicy::Cluster}, {"Local", TrafficPolicy::Local}}, o);
+      }));
+  NN_TRY(optField(
+      spec, "internalTrafficPolicy", sp, out.internalTrafficPolicy, [](const json& v, const Path& p, TrafficPolicy& o) {
+        return readEnum<TrafficPolicy>(v, p, {{"Cluster", TrafficPolicy::Cluster}, {"Local", TrafficPolicy::Local}}, o);
+      }));
+  NN_TRY(optField(spec, "healthCheckNodePort", sp, out.healthCheckNodePort,
+                  [](const json& v, const Path& p, uint16_t& o) { return readPort(v, p, true, o); }));
 
   if (const json* ranges = member(spec, "loadBalancerSourceRanges")) {
-    NN_TRY(forEachElement(*ranges, sp.field("loadBalancerSourceRanges"), [&](const json& e, const Path& ep, size_t) -> Status {
-      Cidr c;
-      NN_TRY(readCidr(e, ep, c));
-      out.loadBalancerSourceRanges.push_back(c);
-      return okStatus();
-    }));
+    NN_TRY(forEachElement(*ranges, sp.field("loadBalancerSourceRanges"),
+                          [&](const json& e, const Path& ep, size_t) -> Status {
+                            Cidr c;
+                            NN_TRY(readCidr(e, ep, c));
+                            out.loadBalancerSourceRanges.push_back(c);
+                            return okStatus();
+                          }));
   }
 
   if (const json* td = member(spec, "trafficDistribution")) {
@@ -253,10 +253,14 @@ Status readSpec(const json& spec, const Path& sp, Service& out) {
     if (!td->is_string()) return typeError(tp, "string", *td);
     const std::string& s = td->get_ref<const std::string&>();
     // Unknown values come from newer API servers: ignore them rather than drop the Service.
-    if (s == "PreferClose") out.trafficDistribution = TrafficDistribution::PreferClose;
-    else if (s == "PreferSameZone") out.trafficDistribution = TrafficDistribution::PreferSameZone;
-    else if (s == "PreferSameNode") out.trafficDistribution = TrafficDistribution::PreferSameNode;
-    else if (!s.empty()) out.trafficDistribution = TrafficDistribution::Other;
+    if (s == "PreferClose")
+      out.trafficDistribution = TrafficDistribution::PreferClose;
+    else if (s == "PreferSameZone")
+      out.trafficDistribution = TrafficDistribution::PreferSameZone;
+    else if (s == "PreferSameNode")
+      out.trafficDistribution = TrafficDistribution::PreferSameNode;
+    else if (!s.empty())
+      out.trafficDistribution = TrafficDistribution::Other;
   }
 
   NN_TRY(optBool(spec, "publishNotReadyAddresses", sp, out.publishNotReadyAddresses));

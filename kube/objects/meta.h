@@ -39,11 +39,8 @@ inline constexpr std::string_view kAnnotationInitialEventsEnd = "k8s.io/initial-
 /// The annotations the decoder keeps; every other annotation (notably kubectl's last-applied-configuration,
 /// often kilobytes) is dropped at decode time.
 inline constexpr std::string_view kKeptAnnotations[] = {
-    kAnnotationLoadBalancerSourceRanges,
-    kAnnotationTopologyMode,
-    kAnnotationTopologyAwareHints,
-    kAnnotationLastChangeTriggerTime,
-    kAnnotationInitialEventsEnd,
+    kAnnotationLoadBalancerSourceRanges, kAnnotationTopologyMode,     kAnnotationTopologyAwareHints,
+    kAnnotationLastChangeTriggerTime,    kAnnotationInitialEventsEnd,
 };
 
 /// A string-to-string map (labels, kept annotations): a vector sorted by key, keys interned.

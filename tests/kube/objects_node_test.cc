@@ -31,7 +31,8 @@ TEST(NodeDecode, ServedNode) {
   EXPECT_EQ(n.addresses[3].address, "node-a");
   EXPECT_EQ(n.addresses[3].ip, std::nullopt);
   EXPECT_EQ(n.addresses[4].type, NodeAddressType::InternalDNS);
-  EXPECT_EQ(n.ips(NodeAddressType::InternalIP), (std::vector<IpAddress>{ip("172.18.0.2"), ip("fc00:f853:ccd:e793::2")}));
+  EXPECT_EQ(n.ips(NodeAddressType::InternalIP),
+            (std::vector<IpAddress>{ip("172.18.0.2"), ip("fc00:f853:ccd:e793::2")}));
   EXPECT_EQ(n.ips(NodeAddressType::ExternalIP), std::vector<IpAddress>{ip("203.0.113.21")});
 }
 

@@ -11,10 +11,12 @@ using namespace nodenet::kube::testing;
 using nlohmann::json;
 
 const char* kFixtures[] = {
-    "service_clusterip.json",  "service_nodeport.json",   "service_loadbalancer.json",
-    "service_loadbalancer_legacy_ranges.json", "service_externalname.json", "service_headless.json",
-    "service_dualstack.json",  "service_affinity_local.json", "endpointslice_ipv4.json",
-    "endpointslice_ipv6.json", "endpointslice_fqdn.json", "node.json",
+    "service_clusterip.json",    "service_nodeport.json",
+    "service_loadbalancer.json", "service_loadbalancer_legacy_ranges.json",
+    "service_externalname.json", "service_headless.json",
+    "service_dualstack.json",    "service_affinity_local.json",
+    "endpointslice_ipv4.json",   "endpointslice_ipv6.json",
+    "endpointslice_fqdn.json",   "node.json",
 };
 
 // Collects the JSON pointer of every value in the document.
@@ -35,8 +37,20 @@ void collectPointers(const json& j, const std::string& at, std::vector<std::stri
 
 TEST(Robustness, EveryFieldWithEveryType) {
   const json replacements[] = {
-      json(nullptr), json(true), json(-1), json(0), json(70000), json(1.5), json(18446744073709551615ull),
-      json(""), json("None"), json("x"), json::array(), json::array({1}), json::object(), json{{"a", 1}},
+      json(nullptr),
+      json(true),
+      json(-1),
+      json(0),
+      json(70000),
+      json(1.5),
+      json(18446744073709551615ull),
+      json(""),
+      json("None"),
+      json("x"),
+      json::array(),
+      json::array({1}),
+      json::object(),
+      json{{"a", 1}},
   };
   size_t decoded = 0, rejected = 0;
   for (const char* fixture : kFixtures) {

@@ -146,7 +146,9 @@ TEST(ListDecode, TypedListsOfSlicesAndNodes) {
   EXPECT_EQ(l.items[1].addressType, AddressType::IPv6);
   EXPECT_TRUE(l.continueToken.empty());
 
-  json nodes = {{"kind", "NodeList"}, {"apiVersion", "v1"}, {"metadata", {{"resourceVersion", "9"}}},
+  json nodes = {{"kind", "NodeList"},
+                {"apiVersion", "v1"},
+                {"metadata", {{"resourceVersion", "9"}}},
                 {"items", {loadJson("node.json")}}};
   NodeList n = unwrap(decodeNodeListText(nodes.dump()));
   ASSERT_EQ(n.items.size(), 1u);
@@ -210,9 +212,10 @@ TEST(ListDecode, NonObjectItemsAndMalformedLists) {
   EXPECT_EQ(errorOf(decodeServiceListText("[]")), "list: expected a JSON object, got an array");
   EXPECT_EQ(errorOf(decodeServiceListText(R"({"kind":"ServiceList","metadata":{"continue":1}})")),
             "ServiceList: metadata.continue: expected string, got 1");
-  EXPECT_TRUE(startsWith(errorOf(decodeServiceListText(R"({"kind":"ServiceList","items":[{)")),
-                         "ServiceList: invalid JSON: "));
-  ServiceList empty = unwrap(decodeServiceListText(R"({"kind":"ServiceList","metadata":{"resourceVersion":"1"},"items":null})"));
+  EXPECT_TRUE(
+      startsWith(errorOf(decodeServiceListText(R"({"kind":"ServiceList","items":[{)")), "ServiceList: invalid JSON: "));
+  ServiceList empty =
+      unwrap(decodeServiceListText(R"({"kind":"ServiceList","metadata":{"resourceVersion":"1"},"items":null})"));
   EXPECT_TRUE(empty.items.empty());
   EXPECT_EQ(empty.resourceVersion, "1");
 }
