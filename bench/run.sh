@@ -2,8 +2,9 @@
 # Builds nodenet (scripts/build.sh -> build/) and runs the benchmarks. Needs root: the CNI benchmark creates its
 # own network namespaces (nnb-*) and never touches the machine's namespace.
 #
-#   bench/run.sh                 build, then run every benchmark
-#   bench/run.sh cni -- --pods 20    only the CNI benchmark, extra flags after --
+#   bench/run.sh                      build, then run every benchmark: cni + each Google Benchmark build/bin/*_bench
+#   bench/run.sh cni -- --pods 20     only the CNI benchmark, extra flags after --
+#   bench/run.sh dns_wire_bench       one Google Benchmark program
 # Environment: BUILD_DIR (default build), NO_BUILD=1 to skip the build, RESULTS (default $BUILD_DIR/bench-results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,6 @@ while [ $# -gt 0 ]; do
     *) which+=("$1"); shift ;;
   esac
 done
-[ ${#which[@]} -gt 0 ] || which=(cni)
 extra=("$@")
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -41,8 +41,16 @@ case "$build_dir" in
 esac
 export NODENET_SOURCE_DIR="$root"
 
+if [ ${#which[@]} -eq 0 ]; then
+  which=(cni)
+  for g in "$NODENET_BUILD_DIR"/bin/*_bench; do
+    [ -x "$g" ] && which+=("$(basename "$g")")
+  done
+fi
+
 rc=0
 for b in "${which[@]}"; do
+  echo "### $b"
   case "$b" in
     cni)
       "$NODENET_BUILD_DIR/bin/nodenet-cni-bench" \
@@ -50,8 +58,17 @@ for b in "${which[@]}"; do
         --conflist "$root/conf/cni/11-crio-ipv4-bridge.conflist" \
         --json "$results/cni.json" "${extra[@]}" || rc=$?
       ;;
+    *_bench)
+      if [ -x "$NODENET_BUILD_DIR/bin/$b" ]; then
+        "$NODENET_BUILD_DIR/bin/$b" --benchmark_out="$results/$b.json" --benchmark_out_format=json \
+          "${extra[@]}" || rc=$?
+      else
+        echo "bench/run.sh: $NODENET_BUILD_DIR/bin/$b not built" >&2
+        rc=2
+      fi
+      ;;
     *)
-      echo "bench/run.sh: unknown benchmark '$b' (known: cni)" >&2
+      echo "bench/run.sh: unknown benchmark '$b' (cni or a build/bin/*_bench program)" >&2
       rc=2
       ;;
   esac
