@@ -4,7 +4,12 @@
 // Namespaces: nnt-cni-<pid>-<rand>-node and -pN; nothing touches the machine's namespace.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "base/strings.h"
 #include "integration/harness/fixture.h"
 
 namespace nodenet::itest {
@@ -153,6 +158,60 @@ TEST_F(HarnessSmokeTest, FirstAddValidatesVersionLikeARuntime) {
   ASSERT_EQ(add->steps.size(), 1u) << add->describe();  // VERSION only, no ADD exec
   EXPECT_NE(add->json.value("msg", "").find("does not support config version"), std::string::npos)
       << add->describe();
+}
+
+// Helpers for the teardown tests below: they run this binary again on one DISABLED_ test that fails or dies on
+// purpose, then look for namespaces carrying the child's pid.
+TEST_F(HarnessSmokeTest, DISABLED_FailsOnPurposeAfterAdd) {
+  std::printf("child-pid=%d\n", ::getpid());
+  std::fflush(stdout);
+  auto pods = addPods(2);
+  CniRunner cni = env().runner(referenceCniPath());
+  (void)cni.add(crioConflist(), pods[0]->rt);
+  ASSERT_TRUE(false) << "failing on purpose";
+}
+
+TEST_F(HarnessSmokeTest, DISABLED_KilledOnPurpose) {
+  std::printf("child-pid=%d\n", ::getpid());
+  std::fflush(stdout);
+  addPods(2);
+  ::raise(SIGKILL);
+}
+
+int childPid(const std::string& out) {
+  auto pos = out.find("child-pid=");
+  return pos == std::string::npos ? -1 : std::atoi(out.c_str() + pos + 10);
+}
+
+Result<RunResult> runSelf(const std::string& test) {
+  RunOptions o;
+  o.timeout = std::chrono::seconds(60);
+  return run({"/proc/self/exe", "--gtest_also_run_disabled_tests", "--gtest_filter=HarnessSmokeTest." + test}, o);
+}
+
+TEST(TeardownTest, FailedTestLeavesNoNamespace) {
+  if (!isRoot() || !hasPlugins(referenceCniPath(), {"bridge", "host-local"})) GTEST_SKIP() << "needs root";
+  auto r = runSelf("DISABLED_FailsOnPurposeAfterAdd");
+  NN_ASSERT_OK(r);
+  EXPECT_EQ(r->exitCode, 1) << r->describe();
+  const int pid = childPid(r->out);
+  ASSERT_GT(pid, 0) << r->out;
+  EXPECT_NE(r->out.find("failing on purpose"), std::string::npos);
+  EXPECT_TRUE(listNetns(strCat("nnt-cni-", pid, "-")).empty());
+}
+
+TEST(TeardownTest, KilledRunIsCleanedByTheNextRun) {
+  if (!isRoot()) GTEST_SKIP() << "needs root";
+  auto r = runSelf("DISABLED_KilledOnPurpose");
+  NN_ASSERT_OK(r);
+  EXPECT_EQ(r->termSignal, SIGKILL) << r->describe();
+  const int pid = childPid(r->out);
+  ASSERT_GT(pid, 0) << r->out;
+  const std::string theirs = strCat("nnt-cni-", pid, "-");
+  EXPECT_EQ(listNetns(theirs).size(), 3u);  // node + 2 pods survive a SIGKILL...
+  removeStaleNetns("nnt-cni-");              // ...until the next run's SetUp does this
+  removeStaleTempDirs();
+  EXPECT_TRUE(listNetns(theirs).empty());
 }
 
 TEST(CniRunnerTest, RefusesToRunWithoutNodeNamespace) {
