@@ -142,6 +142,7 @@ Result<VethPair> ensureVeth(RtnlSocket& node, RtnlSocket& pod, const Netns& podN
     auto host = netlink::createVeth(node, v);
     if (!host) return std::move(host).error().context("failed to make veth pair");
     pair.host = *host;
+    pair.created = true;
     auto cont = netlink::getLink(pod, ifName);
     if (!cont) {
       (void)netlink::deleteLink(node, hostName, true);

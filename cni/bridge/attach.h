@@ -33,6 +33,7 @@ Result<netlink::LinkInfo> ensureBridge(netlink::RtnlSocket& node, const netlink:
 struct VethPair {
   netlink::LinkInfo host;       // in the node namespace, enslaved to the bridge
   netlink::LinkInfo container;  // in the pod namespace
+  bool created = false;         // false: a repeated ADD found this pod's existing pair
 };
 
 /// Creates (or, for a repeated ADD, finds) the veth pair: the host end enslaved to the bridge with the

@@ -76,9 +76,10 @@ class BridgePlugin {
 
     NN_ASSIGN_OR_RETURN(auto br, ensureBridge(node, nodeNs, bc));
     NN_ASSIGN_OR_RETURN(VethPair pair, ensureVeth(node, pod, podNs, br, bc, args.containerId, args.ifName));
+    // Undo only what this call created: a repeated ADD that fails late keeps the pod's working attachment.
     bool success = false;
     ScopeGuard dropVeth([&] {
-      if (!success) (void)netlink::deleteLink(pod, args.ifName, true);
+      if (!success && pair.created) (void)netlink::deleteLink(pod, args.ifName, true);
     });
 
     AddResult result;
@@ -102,7 +103,7 @@ class BridgePlugin {
 
     bool leased = false;
     ScopeGuard releaseLease([&] {
-      if (!success && leased) {
+      if (!success && leased && pair.created) {
         auto st = ipam_.del(args, conf);
         if (!st) NN_LOG(Warning) << "releasing the lease after a failed ADD: " << st.error().msg;
       }
@@ -145,9 +146,9 @@ class BridgePlugin {
         return Error{kErrInternal, strCat("failed to set \"", args.ifName, "\" up: ", st.error().message()), {}};
     }
 
-    // The bridge adopts its MAC at creation and the host end keeps its own; read both back for the result.
+    // A bridge created without a fixed MAC (by the reference plugin) takes the lowest port MAC, which may have
+    // just changed with our port: report what it has now.
     if (auto b = netlink::getLink(node, br.index); b && b->mac) result.interfaces[0].mac = b->mac->toString();
-    if (auto h = netlink::getLink(node, pair.host.index); h && h->mac) result.interfaces[1].mac = h->mac->toString();
     if (!conf.dns.empty()) result.dns = conf.dns;
     success = true;
     return result;
