@@ -425,7 +425,21 @@ TEST_F(CniIntegrationTest, DualStack) {
   EXPECT_TRUE(pingOnce(pods[0]->ns, v4[1], false, 2)) << v4[1];
   EXPECT_TRUE(pingOnce(pods[0]->ns, v6[1], true, 3)) << v6[1];
   EXPECT_TRUE(pingOnce(pods[1]->ns, v6[0], true, 3)) << v6[0];
-  EXPECT_TRUE(pingOnce(pods[1]->ns, "fd00:86::1", true, 3)) << "v6 gateway";
+  // The IPv6 gateway on the bridge goes through DAD like any kernel address (as with the reference plugin,
+  // which also adds it without IFA_F_NODAD): it answers once it is no longer tentative, up to ~2 s after the
+  // bridge got its first port.
+  const auto t0 = std::chrono::steady_clock::now();
+  bool tentative = true;
+  while (tentative && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5)) {
+    json a = parseJson(execOut(node(), {"ip", "-j", "-6", "addr", "show", "dev", "cni0", "tentative"}));
+    tentative = a.is_array() && !a.empty() && !a[0].value("addr_info", json::array()).empty();
+    if (tentative) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::cout << "[ dad      ] fd00:86::1 on cni0 tentative for "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << " ms after the second ADD" << std::endl;
+  EXPECT_FALSE(tentative) << "fd00:86::1 still tentative after 5 s";
+  EXPECT_TRUE(pingOnce(pods[1]->ns, "fd00:86::1", true, 2)) << "v6 gateway";
 
   for (Pod* p : pods) {
     auto d = runner.del(c, p->rt);
@@ -735,16 +749,26 @@ TEST_F(KillDuringAddTest, DelCleansUpEveryAttempt) {
   leftVeth = static_cast<int>(veths.size()) - (static_cast<int>(adds.size()) - killed);
   std::cout << "[ kill -9  ] " << killed << " killed; they left " << leftIp << " reservations, " << leftVeth
             << " host veths, " << leftEth0 << " pod interfaces" << std::endl;
+  // Every other killed attempt loses its namespace before DEL (the runtime may tear the sandbox down first).
+  int removedNs = 0;
+  for (size_t i = 0; i < adds.size(); ++i)
+    if (adds[i].killed && removedNs++ % 2 == 0) {
+      ASSERT_TRUE(pods[i]->ns.remove().ok());
+    }
   CniRunner runner = ours();
   for (size_t i = 0; i < pods.size(); ++i) {
     auto d = runner.del(list_, pods[i]->rt);
     ASSERT_TRUE(d.ok()) << d.error().message();
-    EXPECT_TRUE(d->ok()) << "DEL " << i << (adds[i].killed ? " (killed ADD)" : "") << ": " << d->describe();
+    EXPECT_TRUE(d->ok()) << "DEL " << i << (adds[i].killed ? " (killed ADD)" : "")
+                         << (pods[i]->ns.valid() ? "" : " (netns gone)") << ": " << d->describe();
   }
-  EXPECT_THAT(reservations(), IsEmpty());
-  EXPECT_THAT(hostVeths(), IsEmpty());
+  // A reservation file with empty content is a kill between DiskStore::reserve's openat(O_CREAT|O_EXCL) and
+  // its write(): no DEL can match it to the container (reproducible with strace's write injection; reported).
+  EXPECT_THAT(reservations(), IsEmpty()) << "(an empty container id = a kill between create and write of the file)";
+  EXPECT_THAT(hostVethsSettled(0), IsEmpty());
   EXPECT_THAT(masqElements(), IsEmpty());
   for (Pod* p : pods) {
+    if (!p->ns.valid()) continue;
     auto r = p->ns.exec({"ip", "-o", "link", "show", "eth0"});
     ASSERT_TRUE(r.ok());
     EXPECT_FALSE(r->ok()) << p->ns.name() << " still has eth0: " << r->out;
