@@ -8,12 +8,18 @@
 //   dual stack                      10.86.0.0/24 + fd00:86::/64 (gateways .1 / ::1)
 //   exhaustion                      10.99.0.0/30 (gateway .1, the only pod address .2)
 //   node <-> "outside" (masquerade) 192.168.250.1/24 (node, nnt-o0) <-> 192.168.250.2/24 (outside, nnt-o1)
+//
+// Checks are made the way an operator would: `ip -j`, `bridge -j`, `nft -j` inside the node namespace, the
+// host-local files in dataDir, ping and a TCP connection between namespaces. Namespaces are named
+// nnt-cnit-<pid>-<rand>-<label>; nothing touches the machine's own namespace.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +29,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
@@ -30,17 +37,13 @@
 #include <thread>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
+#include "base/strings.h"
 #include "integration/harness/cni_runner.h"
 #include "integration/harness/fixture.h"
 #include "integration/harness/netns.h"
 #include "integration/harness/node.h"
 #include "integration/harness/paths.h"
 #include "integration/harness/process.h"
-#include "base/strings.h"
 
 extern char** environ;
 
@@ -196,7 +199,8 @@ class CniIntegrationTest : public NodeFixture {
       if (key.is_object() && key.contains("elem")) key = key["elem"].value("val", json());
       if (key.is_object() && key.contains("concat")) {
         std::string s;
-        for (const auto& part : key["concat"]) s += (s.empty() ? "" : " . ") + (part.is_string() ? part.get<std::string>() : part.dump());
+        for (const auto& part : key["concat"])
+          s += (s.empty() ? "" : " . ") + (part.is_string() ? part.get<std::string>() : part.dump());
         return s;
       }
       return key.is_string() ? key.get<std::string>() : key.dump();
@@ -204,7 +208,8 @@ class CniIntegrationTest : public NodeFixture {
     for (const auto& obj : doc["nftables"]) {
       for (const char* kind : {"map", "set"}) {
         if (!obj.contains(kind) || !obj[kind].contains("elem")) continue;
-        for (const auto& el : obj[kind]["elem"]) out.push_back(keyText(kind == std::string("map") && el.is_array() ? el[0] : el));
+        for (const auto& el : obj[kind]["elem"])
+          out.push_back(keyText(kind == std::string("map") && el.is_array() ? el[0] : el));
       }
     }
     std::sort(out.begin(), out.end());
@@ -286,7 +291,8 @@ TEST_F(CniIntegrationTest, FiftyPodsAddCheckPingDel) {
 
   // Traffic: each pod to the next one, and to the gateway.
   for (int i = 0; i < kPods; ++i) {
-    EXPECT_TRUE(pingOnce(pods[i]->ns, ips[(i + 1) % kPods], false, 2)) << pods[i]->ns.name() << " -> " << ips[(i + 1) % kPods];
+    EXPECT_TRUE(pingOnce(pods[i]->ns, ips[(i + 1) % kPods], false, 2))
+        << pods[i]->ns.name() << " -> " << ips[(i + 1) % kPods];
     EXPECT_TRUE(pingOnce(pods[i]->ns, gw, false, 2)) << pods[i]->ns.name() << " -> gateway " << gw;
   }
 
@@ -520,26 +526,32 @@ TEST_P(IpMasqTest, SourceSeenOutside) {
   ASSERT_TRUE(add.ok()) << add.error().message();
   ASSERT_TRUE(add->ok()) << add->describe();
   const std::string podIp = firstIp(add->json);
+  EXPECT_THAT(masqElements(), masq ? std::vector<std::string>{podIp} : std::vector<std::string>{});
 
   const int port = 20000 + static_cast<int>(std::random_device{}() % 20000);
-  const std::string server = "import socket\n"
-                             "s = socket.socket()\n"
-                             "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-                             "s.bind(('192.168.250.2', " + std::to_string(port) + "))\n"
-                             "s.listen(1)\n"
-                             "s.settimeout(8)\n"
-                             "c, a = s.accept()\n"
-                             "print(a[0], flush=True)\n"
-                             "c.close()\n";
-  const std::string client = "import socket, sys, time\n"
-                             "for _ in range(100):\n"
-                             "    try:\n"
-                             "        socket.create_connection(('192.168.250.2', " + std::to_string(port) +
-                             "), timeout=2).close()\n"
-                             "        sys.exit(0)\n"
-                             "    except OSError:\n"
-                             "        time.sleep(0.05)\n"
-                             "sys.exit(1)\n";
+  const std::string server =
+      "import socket\n"
+      "s = socket.socket()\n"
+      "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+      "s.bind(('192.168.250.2', " +
+      std::to_string(port) +
+      "))\n"
+      "s.listen(1)\n"
+      "s.settimeout(8)\n"
+      "c, a = s.accept()\n"
+      "print(a[0], flush=True)\n"
+      "c.close()\n";
+  const std::string client =
+      "import socket, sys, time\n"
+      "for _ in range(100):\n"
+      "    try:\n"
+      "        socket.create_connection(('192.168.250.2', " +
+      std::to_string(port) +
+      "), timeout=2).close()\n"
+      "        sys.exit(0)\n"
+      "    except OSError:\n"
+      "        time.sleep(0.05)\n"
+      "sys.exit(1)\n";
   Result<RunResult> srv = Error("not run");
   std::thread t([&] {
     RunOptions o;
@@ -577,9 +589,12 @@ TEST_F(CniIntegrationTest, ParallelAdds) {
     threads.emplace_back([&, i] {
       while (!go.load()) std::this_thread::yield();
       auto r = runner.add(list_, pods[i]->rt);
-      if (!r.ok()) outcome[i] = r.error().message();
-      else if (!r->ok()) outcome[i] = r->describe();
-      else ips[i] = firstIp(r->json);
+      if (!r.ok())
+        outcome[i] = r.error().message();
+      else if (!r->ok())
+        outcome[i] = r->describe();
+      else
+        ips[i] = firstIp(r->json);
     });
   }
   go = true;
@@ -678,8 +693,10 @@ class KillDuringAddTest : public CniIntegrationTest {
       pid_t w = ::waitpid(a.pid, &status, WNOHANG);
       if (w != a.pid) return;
       a.endMs = msSince();
-      if (WIFSIGNALED(status)) a.killed = WTERMSIG(status) == SIGKILL;
-      else if (WIFEXITED(status)) a.exitCode = WEXITSTATUS(status);
+      if (WIFSIGNALED(status))
+        a.killed = WTERMSIG(status) == SIGKILL;
+      else if (WIFEXITED(status))
+        a.exitCode = WEXITSTATUS(status);
       --left;
     };
     for (size_t i : order) {
@@ -984,8 +1001,9 @@ TEST_F(CniIntegrationTest, BadInputChangesNothing) {
   }
   {
     auto envv = cniEnv("ADD", rt);
-    envv.erase(std::remove_if(envv.begin(), envv.end(), [](const std::string& s) { return s.rfind("CNI_NETNS=", 0) == 0; }),
-               envv.end());
+    envv.erase(
+        std::remove_if(envv.begin(), envv.end(), [](const std::string& s) { return s.rfind("CNI_NETNS=", 0) == 0; }),
+        envv.end());
     auto r = rawExec("bridge", envv, good.dump());
     expectCniError(r, 4, "missing CNI_NETNS");
     expectUntouched("missing CNI_NETNS");
@@ -1013,7 +1031,7 @@ TEST_F(CniIntegrationTest, BadInputChangesNothing) {
     c["name"] = "../evil";
     c["ipam"]["dataDir"] = dd;
     auto r = rawExec("bridge", cniEnv("ADD", rt), c.dump());
-    expectCniError(r, -1, "network name ../evil");
+    expectCniError(r, 7, "network name ../evil");
     std::error_code ec;
     EXPECT_FALSE(fs::exists(nest + "/evil", ec));
     EXPECT_FALSE(fs::exists(dd + "/../evil", ec));
@@ -1024,7 +1042,7 @@ TEST_F(CniIntegrationTest, BadInputChangesNothing) {
     // Same through host-local directly.
     json h = {{"cniVersion", "1.0.0"}, {"name", "../evil"}, {"type", "host-local"}, {"ipam", c["ipam"]}};
     auto rh = rawExec("host-local", cniEnv("ADD", rt), h.dump());
-    expectCniError(rh, -1, "host-local network name ../evil");
+    expectCniError(rh, 7, "host-local network name ../evil");
     EXPECT_FALSE(fs::exists(nest + "/evil", ec));
   }
   // Everything above was refused before the plugin touched the node.
