@@ -234,7 +234,11 @@ Status ensureGatewayAddresses(RtnlSocket& node, const Netns& nodeNs, const Bridg
       }
     }
     if (!have) {
-      if (auto st = netlink::ensureAddress(node, bridge.index, gw); !st)
+      // No DAD on the gateway: the node owns the subnet, and with DAD the address stays "tentative" (unusable)
+      // for ~2 s after the first pod's ADD.
+      netlink::AddressOptions opts;
+      opts.noDad = true;
+      if (auto st = netlink::ensureAddress(node, bridge.index, gw, opts); !st)
         return std::move(st).error().context(strCat("could not add IP address to \"", bridge.name, "\""));
     }
     (gw.family() == IpFamily::V4 ? v4 : v6) = true;

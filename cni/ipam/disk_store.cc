@@ -266,24 +266,48 @@ nodenet::Result<bool> DiskStore::reserve(const std::string& rawId, const std::st
   NN_TRY(ensureIndex());
   std::string id = trimSpace(rawId);
   std::string name = ip.toString();
-  // O_EXCL makes the reservation atomic even against a reference plugin that ignores our lock.
-  int fd = openat(dirFd_, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return false;
-    return nodenet::Error::fromErrno(errno, strCat("create ", dir_, "/", name));
+  // The file appears complete or not at all: the content goes into an unnamed file (O_TMPFILE) that linkat()
+  // then names. linkat fails with EEXIST on an existing name, so the reservation stays exclusive even against a
+  // reference plugin that ignores our lock (it uses O_EXCL). Creating the name first and writing after would
+  // leave an empty file — an address no DEL can match — when the plugin is killed in between.
+  const std::string content = id + kLineBreak + ifName;
+  const std::string what = strCat("reserve ", dir_, "/", name);
+  auto writeAll = [&](int fd) -> nodenet::Status {
+    ssize_t n = write(fd, content.data(), content.size());
+    if (n != static_cast<ssize_t>(content.size())) return nodenet::Error::fromErrno(n < 0 ? errno : EIO, what);
+    return {};
+  };
+  int fd = openat(dirFd_, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    auto st = writeAll(fd);
+    int rc = st.ok() ? linkat(fd, "", dirFd_, name.c_str(), AT_EMPTY_PATH) : -1;
+    int e = errno;
+    close(fd);
+    if (!st.ok()) return std::move(st).error();
+    if (rc < 0) {
+      if (e == EEXIST) return false;
+      return nodenet::Error::fromErrno(e, what);
+    }
+  } else if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
+    // A filesystem without O_TMPFILE: a named temporary in the same directory (the reference ignores names
+    // with a leading dot), linked to the address name, then removed.
+    const std::string tmp = strCat(".nodenet/tmp-", getpid());
+    int tfd = openat(dirFd_, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (tfd < 0) return nodenet::Error::fromErrno(errno, what);
+    auto st = writeAll(tfd);
+    close(tfd);
+    int rc = st.ok() ? linkat(dirFd_, tmp.c_str(), dirFd_, name.c_str(), 0) : -1;
+    int e = errno;
+    unlinkat(dirFd_, tmp.c_str(), 0);
+    if (!st.ok()) return std::move(st).error();
+    if (rc < 0) {
+      if (e == EEXIST) return false;
+      return nodenet::Error::fromErrno(e, what);
+    }
+  } else {
+    return nodenet::Error::fromErrno(errno, what);
   }
   dirty_ = true;
-  std::string content = id + kLineBreak + ifName;
-  ssize_t n = write(fd, content.data(), content.size());
-  int e = errno;
-  if (close(fd) < 0 && n >= 0) {
-    n = -1;
-    e = errno;
-  }
-  if (n != static_cast<ssize_t>(content.size())) {
-    unlinkat(dirFd_, name.c_str(), 0);
-    return nodenet::Error::fromErrno(n < 0 ? e : EIO, strCat("write ", dir_, "/", name));
-  }
   NN_TRY(writeAt(dirFd_, kLastIpFilePrefix + rangeId, name, O_CREAT | O_TRUNC));
   if (indexable(id, ifName)) NN_TRY(indexAdd(indexKey(id, ifName), ip));
   return true;
