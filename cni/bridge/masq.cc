@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/strings.h"
+#include "cni/bridge/nft_elements.h"
 
 namespace nodenet::cni::bridge {
 namespace {
@@ -61,91 +62,62 @@ void buildSubnetChain(nft::Transaction& tx, const std::string& network, const Ci
   tx.add(Rule{chain, {Masquerade{}}, std::nullopt, std::nullopt});
 }
 
-// Collects the delete operations for elements of `network` that `drop` selects. Returns how many.
-template <typename Pred>
-Result<size_t> collectDeletes(nft::Kernel& kernel, nft::Transaction& tx, const std::string& network, Pred drop) {
-  size_t n = 0;
-  const std::string prefix = networkPrefix(network);
-  for (const char* map : {kPods4, kPods6}) {
-    auto elems = kernel.listElements(nft::Family::Inet, kMasqTable, map);
-    if (!elems) {
-      if (elems.error().sysErrno() == ENOENT) continue;  // no table or map yet: nothing of ours
-      return std::move(elems).error();
-    }
-    for (const auto& e : *elems) {
-      if (!e.verdict || e.verdict->chain.rfind(prefix, 0) != 0 || !e.comment || !drop(*e.comment)) continue;
-      tx.remove(nft::Element{map, e.key, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-      ++n;
-    }
-  }
-  return n;
-}
-
 }  // namespace
 
 std::string masqComment(const std::string& containerId, const std::string& ifName) {
-  std::string c = containerId + "/" + ifName;
-  if (c.size() > nft::kMaxCommentLen) c = c.substr(c.size() - nft::kMaxCommentLen);
-  return c;
+  return attachmentComment(containerId, ifName);
 }
 
 Status addMasq(nft::Kernel& kernel, const std::string& network, const std::string& containerId,
                const std::string& ifName, const std::vector<Cidr>& podAddrs) {
   using namespace nft;
   const std::string comment = masqComment(containerId, ifName);
-  auto addElements = [&](Transaction& tx) {
-    for (const Cidr& a : podAddrs)
-      tx.add(Element{a.family() == IpFamily::V4 ? kPods4 : kPods6, Key{Value::ip(a.address())},
-                     Verdict::goTo(masqChain(network, a.masked())), std::nullopt, std::nullopt, comment});
-  };
-  // Fast path: the table and this subnet's chain exist (every pod after the first), so only the map elements
-  // are sent. A batch that frees nothing also spares the process an RCU grace period when its nftables
-  // socket closes (the kernel waits for pending destroy work on release, ~10 ms here).
-  {
-    Transaction tx(Family::Inet, kMasqTable);
-    addElements(tx);
-    NN_TRY(tx.status());
-    auto st = kernel.commit(tx);
-    if (st.ok()) return {};
-    if (st.error().sysErrno() != ENOENT) return std::move(st).error().context("failed to set up ipMasq");
-  }
-  // First pod of a subnet (or the table is gone): the whole structure, rebuilt idempotently, and the elements.
-  Transaction tx(Family::Inet, kMasqTable);
-  buildSkeleton(tx);
-  std::vector<Cidr> subnets;
-  for (const Cidr& a : podAddrs) {
-    const Cidr subnet = a.masked();
-    if (std::find(subnets.begin(), subnets.end(), subnet) == subnets.end()) {
-      subnets.push_back(subnet);
-      buildSubnetChain(tx, network, subnet);
-    }
-  }
-  addElements(tx);
-  NN_TRY(tx.status());
-  if (auto st = kernel.commit(tx); !st) return std::move(st).error().context("failed to set up ipMasq");
-  return {};
+  // Every pod after a subnet's first only adds map elements; the structure is rebuilt (idempotently) when the
+  // kernel reports it missing.
+  return commitElements(
+      kernel, Family::Inet, kMasqTable,
+      [&](Transaction& tx) {
+        for (const Cidr& a : podAddrs)
+          tx.add(Element{a.family() == IpFamily::V4 ? kPods4 : kPods6, Key{Value::ip(a.address())},
+                         Verdict::goTo(masqChain(network, a.masked())), std::nullopt, std::nullopt, comment});
+      },
+      [&](Transaction& tx) {
+        buildSkeleton(tx);
+        std::vector<Cidr> subnets;
+        for (const Cidr& a : podAddrs) {
+          const Cidr subnet = a.masked();
+          if (std::find(subnets.begin(), subnets.end(), subnet) != subnets.end()) continue;
+          subnets.push_back(subnet);
+          buildSubnetChain(tx, network, subnet);
+        }
+      },
+      "failed to set up ipMasq");
 }
+
+namespace {
+// An element of `network`'s chains (the verdict names the chain) whose comment `pred` selects.
+std::function<bool(const nft::Element&)> ofNetwork(const std::string& network,
+                                                   std::function<bool(const std::string&)> pred) {
+  return [prefix = networkPrefix(network), pred = std::move(pred)](const nft::Element& e) {
+    return e.verdict && e.verdict->chain.rfind(prefix, 0) == 0 && e.comment && pred(*e.comment);
+  };
+}
+}  // namespace
 
 Status removeMasq(nft::Kernel& kernel, const std::string& network, const std::string& containerId,
                   const std::string& ifName) {
-  nft::Transaction tx(nft::Family::Inet, kMasqTable);
   const std::string comment = masqComment(containerId, ifName);
-  NN_ASSIGN_OR_RETURN(size_t n, collectDeletes(kernel, tx, network, [&](const std::string& c) { return c == comment; }));
-  if (n == 0) return {};
-  NN_TRY(tx.status());
-  if (auto st = kernel.commit(tx); !st) return std::move(st).error().context("failed to tear down ipMasq");
-  return {};
+  return removeElementsWhere(kernel, nft::Family::Inet, kMasqTable, {kPods4, kPods6},
+                             ofNetwork(network, [&](const std::string& c) { return c == comment; }),
+                             "failed to tear down ipMasq");
 }
 
 Status gcMasq(nft::Kernel& kernel, const std::string& network, const std::vector<GcAttachment>& valid) {
   std::set<std::string> keep;
   for (const auto& a : valid) keep.insert(masqComment(a.containerId, a.ifName));
-  nft::Transaction tx(nft::Family::Inet, kMasqTable);
-  NN_ASSIGN_OR_RETURN(size_t n, collectDeletes(kernel, tx, network, [&](const std::string& c) { return !keep.count(c); }));
-  if (n == 0) return {};
-  NN_TRY(tx.status());
-  if (auto st = kernel.commit(tx); !st) return std::move(st).error().context("failed to garbage-collect ipMasq");
-  return {};
+  return removeElementsWhere(kernel, nft::Family::Inet, kMasqTable, {kPods4, kPods6},
+                             ofNetwork(network, [&](const std::string& c) { return !keep.count(c); }),
+                             "failed to garbage-collect ipMasq");
 }
 
 }  // namespace nodenet::cni::bridge

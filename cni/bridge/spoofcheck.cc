@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <set>
 
-#include "cni/bridge/masq.h"
+#include "cni/bridge/nft_elements.h"
 
 namespace nodenet::cni::bridge {
 namespace {
@@ -35,59 +35,29 @@ void buildSkeleton(Transaction& tx) {
               std::nullopt, std::nullopt});
 }
 
-template <typename Pred>
-Status removeWhere(Kernel& kernel, Pred drop, const char* what) {
-  Transaction tx(Family::Bridge, kSpoofTable);
-  size_t n = 0;
-  for (const char* set : {kPorts, kAllowed}) {
-    auto elems = kernel.listElements(Family::Bridge, kSpoofTable, set);
-    if (!elems) {
-      if (elems.error().sysErrno() == ENOENT) continue;
-      return std::move(elems).error();
-    }
-    for (const auto& e : *elems) {
-      if (!e.comment || !drop(*e.comment)) continue;
-      tx.remove(Element{set, e.key, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-      ++n;
-    }
-  }
-  if (n == 0) return {};
-  NN_TRY(tx.status());
-  if (auto st = kernel.commit(tx); !st) return std::move(st).error().context(what);
-  return {};
-}
-
 }  // namespace
 
 Status addSpoofCheck(Kernel& kernel, const std::string& hostPort, const netlink::MacAddress& podMac,
                      const std::string& containerId, const std::string& ifName) {
-  const std::string comment = masqComment(containerId, ifName);
-  {
-    // Fast path: the table exists (every pod after the first); only elements, nothing freed.
-    Transaction tx(Family::Bridge, kSpoofTable);
-    addElements(tx, hostPort, podMac, comment);
-    NN_TRY(tx.status());
-    auto st = kernel.commit(tx);
-    if (st.ok()) return {};
-    if (st.error().sysErrno() != ENOENT) return std::move(st).error().context("failed to set up macspoofchk");
-  }
-  Transaction tx(Family::Bridge, kSpoofTable);
-  buildSkeleton(tx);
-  addElements(tx, hostPort, podMac, comment);
-  NN_TRY(tx.status());
-  if (auto st = kernel.commit(tx); !st) return std::move(st).error().context("failed to set up macspoofchk");
-  return {};
+  const std::string comment = attachmentComment(containerId, ifName);
+  return commitElements(
+      kernel, Family::Bridge, kSpoofTable, [&](Transaction& tx) { addElements(tx, hostPort, podMac, comment); },
+      buildSkeleton, "failed to set up macspoofchk");
 }
 
 Status removeSpoofCheck(Kernel& kernel, const std::string& containerId, const std::string& ifName) {
-  const std::string comment = masqComment(containerId, ifName);
-  return removeWhere(kernel, [&](const std::string& c) { return c == comment; }, "failed to tear down macspoofchk");
+  const std::string comment = attachmentComment(containerId, ifName);
+  return removeElementsWhere(
+      kernel, Family::Bridge, kSpoofTable, {kPorts, kAllowed},
+      [&](const Element& e) { return e.comment && *e.comment == comment; }, "failed to tear down macspoofchk");
 }
 
 Status gcSpoofCheck(Kernel& kernel, const std::vector<GcAttachment>& valid) {
   std::set<std::string> keep;
-  for (const auto& a : valid) keep.insert(masqComment(a.containerId, a.ifName));
-  return removeWhere(kernel, [&](const std::string& c) { return !keep.count(c); }, "failed to garbage-collect macspoofchk");
+  for (const auto& a : valid) keep.insert(attachmentComment(a.containerId, a.ifName));
+  return removeElementsWhere(
+      kernel, Family::Bridge, kSpoofTable, {kPorts, kAllowed},
+      [&](const Element& e) { return e.comment && !keep.count(*e.comment); }, "failed to garbage-collect macspoofchk");
 }
 
 }  // namespace nodenet::cni::bridge
