@@ -64,14 +64,10 @@ void buildSubnetChain(nft::Transaction& tx, const std::string& network, const Ci
 
 }  // namespace
 
-std::string masqComment(const std::string& containerId, const std::string& ifName) {
-  return attachmentComment(containerId, ifName);
-}
-
 Status addMasq(nft::Kernel& kernel, const std::string& network, const std::string& containerId,
                const std::string& ifName, const std::vector<Cidr>& podAddrs) {
   using namespace nft;
-  const std::string comment = masqComment(containerId, ifName);
+  const std::string comment = attachmentComment(containerId, ifName);
   // Every pod after a subnet's first only adds map elements; the structure is rebuilt (idempotently) when the
   // kernel reports it missing.
   return commitElements(
@@ -106,7 +102,7 @@ std::function<bool(const nft::Element&)> ofNetwork(const std::string& network,
 
 Status removeMasq(nft::Kernel& kernel, const std::string& network, const std::string& containerId,
                   const std::string& ifName) {
-  const std::string comment = masqComment(containerId, ifName);
+  const std::string comment = attachmentComment(containerId, ifName);
   return removeElementsWhere(kernel, nft::Family::Inet, kMasqTable, {kPods4, kPods6},
                              ofNetwork(network, [&](const std::string& c) { return c == comment; }),
                              "failed to tear down ipMasq");
@@ -114,7 +110,7 @@ Status removeMasq(nft::Kernel& kernel, const std::string& network, const std::st
 
 Status gcMasq(nft::Kernel& kernel, const std::string& network, const std::vector<GcAttachment>& valid) {
   std::set<std::string> keep;
-  for (const auto& a : valid) keep.insert(masqComment(a.containerId, a.ifName));
+  for (const auto& a : valid) keep.insert(attachmentComment(a.containerId, a.ifName));
   return removeElementsWhere(kernel, nft::Family::Inet, kMasqTable, {kPods4, kPods6},
                              ofNetwork(network, [&](const std::string& c) { return !keep.count(c); }),
                              "failed to garbage-collect ipMasq");

@@ -45,7 +45,4 @@ Status removeMasq(nft::Kernel& kernel, const std::string& network, const std::st
 /// Removes the elements of `network` whose attachment is not in `valid`.
 Status gcMasq(nft::Kernel& kernel, const std::string& network, const std::vector<GcAttachment>& valid);
 
-/// The element comment identifying an attachment.
-std::string masqComment(const std::string& containerId, const std::string& ifName);
-
 }  // namespace nodenet::cni::bridge
