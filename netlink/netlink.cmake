@@ -7,6 +7,7 @@ add_library(nodenet_netlink STATIC
   ${CMAKE_CURRENT_LIST_DIR}/addr.cc
   ${CMAKE_CURRENT_LIST_DIR}/route.cc
   ${CMAKE_CURRENT_LIST_DIR}/sysctl.cc
+  ${CMAKE_CURRENT_LIST_DIR}/neigh.cc
 )
 target_include_directories(nodenet_netlink PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(nodenet_netlink PUBLIC nodenet_base PRIVATE PkgConfig::LIBNL)

@@ -14,6 +14,7 @@
 #include "base/strings.h"
 #include "netlink/addr.h"
 #include "netlink/link.h"
+#include "netlink/neigh.h"
 #include "netlink/netns.h"
 #include "netlink/route.h"
 #include "netlink/rtnl_socket.h"
@@ -362,6 +363,43 @@ TEST_F(NetlinkTest, AddressesAndRoutes) {
   ASSERT_FALSE(delAgain.ok());
   EXPECT_EQ(delAgain.error().sysErrno(), EADDRNOTAVAIL);
   EXPECT_TRUE(deleteAddress(*csock_, "eth0", *ip, true).ok());
+}
+
+TEST_F(NetlinkTest, Neighbours) {
+  int vi = makePair();
+  ASSERT_GT(vi, 0);
+  ASSERT_OK(ensureAddress(*csock_, "eth0", *Cidr::parse("10.98.0.2/24")));
+  const auto gw = *IpAddress::parse("10.98.0.1");
+  const auto gw6 = *IpAddress::parse("fd00:98::1");
+  const auto mac1 = *MacAddress::parse("02:00:00:00:00:01");
+  const auto mac2 = *MacAddress::parse("02:00:00:00:00:02");
+  ASSERT_OK(replaceNeighbour(*csock_, "eth0", gw, mac1));
+  ASSERT_OK(replaceNeighbour(*csock_, "eth0", gw, mac2));  // replace: idempotent, takes the new MAC
+  ASSERT_OK(replaceNeighbour(*csock_, "eth0", gw6, mac1, nud::kReachable));
+  auto v4 = listNeighbours(*csock_, "eth0", IpFamily::V4);
+  ASSERT_OK(v4);
+  ASSERT_EQ(v4->size(), 1u);
+  EXPECT_EQ((*v4)[0].address, gw);
+  ASSERT_TRUE((*v4)[0].mac.has_value());
+  EXPECT_EQ((*v4)[0].mac->toString(), "02:00:00:00:00:02");
+  EXPECT_EQ((*v4)[0].state, nud::kPermanent);
+  EXPECT_NE(ipn(contName_, "neigh show dev eth0").find("10.98.0.1 lladdr 02:00:00:00:00:02 PERMANENT"),
+            std::string::npos);
+  // flush removes the dynamic IPv6 entry and keeps the permanent one.
+  auto flushed = flushNeighbours(*csock_, "eth0");
+  ASSERT_OK(flushed);
+  EXPECT_GE(*flushed, 1u);
+  auto all = listNeighbours(*csock_, "eth0");
+  ASSERT_OK(all);
+  for (const auto& n : *all) EXPECT_NE(n.address, gw6) << n.toString();
+  ASSERT_OK(deleteNeighbour(*csock_, "eth0", gw));
+  auto again = deleteNeighbour(*csock_, "eth0", gw);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().sysErrno(), ENOENT);
+  ASSERT_OK(deleteNeighbour(*csock_, "eth0", gw, true));
+  auto missing = replaceNeighbour(*csock_, "nosuch0", gw, mac1);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().sysErrno(), ENODEV);
 }
 
 TEST_F(NetlinkTest, BridgePortFlags) {
