@@ -1,0 +1,456 @@
+// buildRuleset(): Services + EndpointSlices + Node -> the desired `nodenet` table. See README.md for the graph.
+#include <algorithm>
+
+#include "base/strings.h"
+#include "proxy/rules/endpoints.h"
+#include "proxy/rules/names.h"
+#include "proxy/rules/ruleset.h"
+
+namespace nodenet::proxy::rules {
+
+using nft::Field;
+using nft::Rule;
+using nft::Statement;
+using nft::Value;
+using nft::Verdict;
+
+std::string hashedName(std::string_view prefix, std::string_view base) {
+  // FNV-1a 64: stable, dependency-free; collisions only matter together with an identical truncated base.
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : base) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  static constexpr char kBase32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  char hash[8];
+  for (int i = 0; i < 8; ++i) hash[i] = kBase32[(h >> (59 - 5 * i)) & 31];
+  std::string name;
+  name.reserve(prefix.size() + 10 + base.size());
+  name.append(prefix).append("-").append(hash, 8).append("-").append(base);
+  if (name.size() > nft::kMaxNameLen) name.resize(nft::kMaxNameLen);
+  return name;
+}
+
+std::string servicePortName(const kube::Service& svc, const kube::ServicePort& port) {
+  std::string s = strCat(svc.meta.ns.view(), "/", svc.meta.name);
+  if (!port.name.empty()) s += strCat(":", port.name.view());
+  return s;
+}
+
+NodeInput nodeInputFrom(const kube::Node& node) {
+  NodeInput in;
+  in.name = node.meta.name;
+  in.zone = std::string(node.zone());
+  in.addresses = node.ips(kube::NodeAddressType::InternalIP);
+  for (const IpAddress& ip : node.ips(kube::NodeAddressType::ExternalIP)) in.addresses.push_back(ip);
+  return in;
+}
+
+Result<NodePortAddresses> parseNodePortAddresses(const std::vector<std::string>& values) {
+  NodePortAddresses out;
+  for (const std::string& raw : values) {
+    std::string_view v = trim(raw);
+    if (v.empty()) continue;
+    if (toLower(v) == "primary") {
+      out.primary = true;
+      continue;
+    }
+    auto cidr = Cidr::parse(v);
+    if (!cidr.ok()) return Error(strCat("--nodeport-addresses: \"", v, "\" is neither a CIDR nor \"primary\""));
+    out.cidrs.push_back(cidr->masked());
+  }
+  return out;
+}
+
+const nft::Chain* Ruleset::findChain(std::string_view name) const {
+  for (const auto& c : chains)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+const nft::Set* Ruleset::findSet(std::string_view name) const {
+  for (const auto& s : sets)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+namespace {
+
+std::string str(std::string_view s) { return std::string(s); }
+
+/// Comments are capped by the kernel (nft::kMaxCommentLen); service port names fit unless names are huge.
+std::optional<std::string> comment(std::string s) {
+  if (s.size() > nft::kMaxCommentLen) s.resize(nft::kMaxCommentLen);
+  return s;
+}
+
+class Builder {
+ public:
+  Builder(const Input& in, const Config& cfg) : in_(in), cfg_(cfg), v6_(cfg.family == IpFamily::V6) {
+    out_.family = v6_ ? nft::Family::Ip6 : nft::Family::Ip;
+    out_.table = str(kTableName);
+    saddr_ = v6_ ? Field::Ip6Saddr : Field::IpSaddr;
+    daddr_ = v6_ ? Field::Ip6Daddr : Field::IpDaddr;
+    addrType_ = v6_ ? nft::DataType::Ipv6Addr : nft::DataType::Ipv4Addr;
+    for (const Cidr& c : cfg.clusterCIDRs)
+      if (c.family() == cfg.family) clusterCIDRs_.push_back(c.masked());
+    for (const IpAddress& a : in.node.addresses)
+      if (a.family() == cfg.family) nodeIPs_.push_back(a);
+  }
+
+  Ruleset build() {
+    size_t n = in_.services.size();
+    out_.chains.reserve(32 + n * 4);
+    out_.elements.reserve(16 + n * 2);
+    out_.rules.reserve(32 + n * 6);
+    buildShared();
+    std::vector<const ServiceInput*> order;
+    order.reserve(n);
+    for (const ServiceInput& s : in_.services)
+      if (s.service != nullptr) order.push_back(&s);
+    std::sort(order.begin(), order.end(), [](const ServiceInput* a, const ServiceInput* b) {
+      if (a->service->meta.ns != b->service->meta.ns) return a->service->meta.ns < b->service->meta.ns;
+      return a->service->meta.name < b->service->meta.name;
+    });
+    for (const ServiceInput* s : order) buildService(*s);
+    return std::move(out_);
+  }
+
+ private:
+  void chain(std::string_view name) { out_.chains.push_back(nft::Chain{.name = str(name)}); }
+  void baseChain(std::string_view name, nft::ChainType type, nft::Hook hook, int32_t prio) {
+    out_.chains.push_back(nft::Chain{.name = str(name), .base = nft::BaseChain{type, hook, prio, nft::Policy::Accept}});
+  }
+  void rule(std::string_view chain, std::vector<Statement> stmts, std::optional<std::string> c = std::nullopt) {
+    out_.rules.push_back(Rule{.chain = str(chain), .statements = std::move(stmts), .comment = std::move(c)});
+  }
+  void element(std::string_view set, nft::Key key, std::optional<Verdict> verdict,
+               std::optional<std::string> c = std::nullopt) {
+    out_.elements.push_back(nft::Element{.set = str(set), .key = key, .verdict = std::move(verdict), .comment = std::move(c)});
+  }
+  static Statement ctNew() { return nft::match(Field::CtState, Value::ctState(nft::ct::kNew)); }
+
+  /// The match for "packets to the local node" used by both NodePort rules: every local address but
+  /// loopback (kube-proxy never serves NodePorts on 127.0.0.1 in nftables mode), or @nodeport-ips.
+  void nodeAddressMatch(std::vector<Statement>& s) const {
+    if (cfg_.nodePortAddresses.all()) {
+      s.push_back(nft::match(Field::FibDaddrType, Value::fibType(nft::FibAddrType::Local)));
+      s.push_back(nft::notMatch(daddr_, v6_ ? Value::ip(*IpAddress::parse("::1"))
+                                            : Value::prefix(*Cidr::parse("127.0.0.0/8"))));
+    } else {
+      s.push_back(nft::lookup({daddr_}, str(kNodePortIpsSet)));
+    }
+  }
+
+  void buildShared() {
+    using nft::ChainType;
+    using nft::Hook;
+    namespace prio = nft::priority;
+    // Filter chains run just before DNAT (dstnat - 10) so they see the service address; the post-DNAT output
+    // chain sees what the nat output chain left, i.e. ClusterIP traffic no map element claimed.
+    baseChain(kFilterPreroutingChain, ChainType::Filter, Hook::Prerouting, prio::kDstNat - 10);
+    baseChain(kFilterInputChain, ChainType::Filter, Hook::Input, prio::kDstNat - 10);
+    baseChain(kFilterForwardChain, ChainType::Filter, Hook::Forward, prio::kDstNat - 10);
+    baseChain(kFilterOutputChain, ChainType::Filter, Hook::Output, prio::kDstNat - 10);
+    baseChain(kFilterOutputPostDnatChain, ChainType::Filter, Hook::Output, prio::kDstNat + 10);
+    baseChain(kNatPreroutingChain, ChainType::Nat, Hook::Prerouting, prio::kDstNat);
+    baseChain(kNatOutputChain, ChainType::Nat, Hook::Output, prio::kDstNat);
+    baseChain(kNatPostroutingChain, ChainType::Nat, Hook::Postrouting, prio::kSrcNat);
+    for (std::string_view c : {kClusterIpsCheckChain, kFirewallCheckChain, kMarkMasqChain, kMasqueradingChain,
+                               kNodePortEndpointsCheckChain, kRejectChain, kServiceEndpointsCheckChain, kServicesChain})
+      chain(c);
+    if (clusterCIDRs_.size() > 1 && !cfg_.masqueradeAll) chain(kMarkMasqOffClusterChain);
+
+    using nft::DataType;
+    const nft::KeyType ipKey{addrType_, DataType::InetProto, DataType::InetService};
+    const nft::KeyType portKey{DataType::InetProto, DataType::InetService};
+    auto map = [&](std::string_view name, nft::KeyType key, const char* c) {
+      out_.sets.push_back(nft::Set{.name = str(name), .key = key, .data = DataType::Verdict, .comment = c});
+    };
+    out_.sets.push_back(nft::Set{.name = str(kClusterIpsSet), .key = {addrType_}, .comment = "Active ClusterIPs"});
+    map(kFirewallIpsMap, ipKey, "destinations that are subject to LoadBalancerSourceRanges");
+    map(kNoEndpointNodePortsMap, portKey, "vmap to drop or reject packets to service nodeports with no endpoints");
+    map(kNoEndpointServicesMap, ipKey, "vmap to drop or reject packets to services with no endpoints");
+    if (!cfg_.nodePortAddresses.all()) {
+      out_.sets.push_back(nft::Set{.name = str(kNodePortIpsSet), .key = {addrType_},
+                                   .comment = "IPs that accept NodePort traffic"});
+      for (const IpAddress& ip : nodePortIPs()) element(kNodePortIpsSet, {Value::ip(ip)}, std::nullopt);
+    }
+    map(kServiceIpsMap, ipKey, "ClusterIP, ExternalIP and LoadBalancer IP traffic");
+    map(kServiceNodePortsMap, portKey, "NodePort traffic");
+
+    rule(kFilterPreroutingChain, {ctNew(), Verdict::jump(str(kFirewallCheckChain))});
+    rule(kFilterInputChain, {ctNew(), Verdict::jump(str(kNodePortEndpointsCheckChain))});
+    rule(kFilterInputChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
+    rule(kFilterForwardChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
+    rule(kFilterForwardChain, {ctNew(), Verdict::jump(str(kClusterIpsCheckChain))});
+    rule(kFilterOutputChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
+    rule(kFilterOutputChain, {ctNew(), Verdict::jump(str(kFirewallCheckChain))});
+    rule(kFilterOutputPostDnatChain, {ctNew(), Verdict::jump(str(kClusterIpsCheckChain))});
+    rule(kNatPreroutingChain, {Verdict::jump(str(kServicesChain))});
+    rule(kNatOutputChain, {Verdict::jump(str(kServicesChain))});
+    rule(kNatPostroutingChain, {Verdict::jump(str(kMasqueradingChain))});
+
+    const nft::Concat ipConcat{daddr_, Field::MetaL4proto, Field::ThDport};
+    const nft::Concat portConcat{Field::MetaL4proto, Field::ThDport};
+    // Reached only before DNAT (filter-forward, filter-output-post-dnat), so a ClusterIP still here went to a
+    // port no Service claims.
+    rule(kClusterIpsCheckChain, {nft::lookup({daddr_}, str(kClusterIpsSet)), nft::Reject{}},
+         "Reject traffic to invalid ports of ClusterIPs");
+    rule(kFirewallCheckChain, {nft::vmap(ipConcat, str(kFirewallIpsMap))});
+    rule(kServiceEndpointsCheckChain, {nft::vmap(ipConcat, str(kNoEndpointServicesMap))});
+    {
+      std::vector<Statement> s;
+      nodeAddressMatch(s);
+      s.push_back(nft::vmap(portConcat, str(kNoEndpointNodePortsMap)));
+      rule(kNodePortEndpointsCheckChain, std::move(s));
+    }
+    rule(kServicesChain, {nft::vmap(ipConcat, str(kServiceIpsMap))});
+    {
+      std::vector<Statement> s;
+      nodeAddressMatch(s);
+      s.push_back(nft::vmap(portConcat, str(kServiceNodePortsMap)));
+      rule(kServicesChain, std::move(s));
+    }
+    rule(kMarkMasqChain, {nft::MarkSet{cfg_.masqueradeBit}});
+    rule(kMasqueradingChain,
+         {nft::Match{Field::MetaMark, nft::CmpOp::Eq, Value::mark(0), cfg_.masqueradeBit}, Verdict::ret()});
+    // TODO(proxy): clear the bit before masquerading (kube-proxy: meta mark set meta mark ^ 0x4000) once the
+    // model has an XOR/AND mark statement; until then a marked packet that loops back is masqueraded again.
+    rule(kMasqueradingChain, {nft::Masquerade{.fullyRandom = true}});
+    rule(kRejectChain, {nft::Reject{}});
+    if (clusterCIDRs_.size() > 1 && !cfg_.masqueradeAll) {
+      for (const Cidr& c : clusterCIDRs_) rule(kMarkMasqOffClusterChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
+      rule(kMarkMasqOffClusterChain, {Verdict::jump(str(kMarkMasqChain))});
+    }
+  }
+
+  /// The node addresses that serve NodePorts when nodePortAddresses is set.
+  std::vector<IpAddress> nodePortIPs() const {
+    std::vector<IpAddress> out;
+    const NodePortAddresses& npa = cfg_.nodePortAddresses;
+    for (size_t i = 0; i < nodeIPs_.size(); ++i) {
+      bool want = npa.primary && i == 0;
+      for (const Cidr& c : npa.cidrs) want = want || c.contains(nodeIPs_[i]);
+      if (want && std::find(out.begin(), out.end(), nodeIPs_[i]) == out.end()) out.push_back(nodeIPs_[i]);
+    }
+    return out;
+  }
+
+  /// `tcp dport 80`; SCTP has no dedicated field in the model, so `meta l4proto sctp th dport 80`.
+  static void portMatch(std::vector<Statement>& s, L4Proto proto, uint16_t port) {
+    switch (proto) {
+      case L4Proto::TCP: s.push_back(nft::match(Field::TcpDport, Value::port(port))); break;
+      case L4Proto::UDP: s.push_back(nft::match(Field::UdpDport, Value::port(port))); break;
+      case L4Proto::SCTP:
+        s.push_back(nft::match(Field::MetaL4proto, Value::proto(proto)));
+        s.push_back(nft::match(Field::ThDport, Value::port(port)));
+        break;
+    }
+  }
+
+  void buildService(const ServiceInput& si) {
+    const kube::Service& svc = *si.service;
+    if (svc.headless || svc.type == kube::ServiceType::ExternalName || svc.hasServiceProxyName() ||
+        svc.meta.labels.contains(kube::kLabelHeadless))
+      return;
+    std::optional<IpAddress> clusterIP = svc.clusterIP(cfg_.family);
+    if (!clusterIP) return;  // single-stack Service of the other family, or not allocated yet
+    element(kClusterIpsSet, {Value::ip(*clusterIP)}, std::nullopt);
+
+    std::vector<IpAddress> externalIPs, lbVIPs;
+    for (const IpAddress& ip : svc.externalIPs)
+      if (ip.family() == cfg_.family) externalIPs.push_back(ip);
+    for (const auto& ing : svc.loadBalancerIngress)
+      if (ing.isVip() && ing.ip->family() == cfg_.family) lbVIPs.push_back(*ing.ip);  // ipMode Proxy: the LB proxies
+    std::vector<Cidr> sourceRanges;
+    for (const Cidr& c : svc.loadBalancerSourceRanges)
+      if (c.family() == cfg_.family) sourceRanges.push_back(c);
+    const bool external = externallyAccessible(svc, cfg_.family);
+
+    for (const kube::ServicePort& port : svc.ports)
+      buildServicePort(si, svc, port, *clusterIP, externalIPs, lbVIPs, sourceRanges, external);
+  }
+
+  void buildServicePort(const ServiceInput& si, const kube::Service& svc, const kube::ServicePort& port,
+                        const IpAddress& clusterIP, const std::vector<IpAddress>& externalIPs,
+                        const std::vector<IpAddress>& lbVIPs, const std::vector<Cidr>& sourceRanges, bool external) {
+    const L4Proto proto = port.protocol;
+    const std::string base = strCat(svc.meta.ns.view(), "/", svc.meta.name, "/", l4ProtoName(proto), "/",
+                                    port.name.empty() ? strCat("p", port.port) : std::string(port.name.view()));
+    const std::optional<std::string> spn = comment(servicePortName(svc, port));
+    const bool affinity = svc.sessionAffinity == kube::SessionAffinity::ClientIP;
+
+    std::vector<EndpointInfo> all = collectEndpoints(si.slices, port, cfg_.family, in_.node.name);
+    CategorizedEndpoints eps = categorizeEndpoints(all, svc, in_.node, external);
+
+    const bool itpLocal = svc.internalTrafficPolicy == kube::TrafficPolicy::Local;
+    const bool etpLocal = external && svc.externalTrafficPolicy == kube::TrafficPolicy::Local;
+    const bool usesClusterChain = !eps.cluster.empty() && (!itpLocal || (external && !etpLocal));
+    const bool usesLocalChain = !eps.local.empty() && (itpLocal || etpLocal);
+    const std::string clusterChain = hashedName(kServicePrefix, base);
+    const std::string localChain = hashedName(kLocalPrefix, base);
+    const std::string internalChain = itpLocal ? localChain : clusterChain;
+    const std::string externalPolicyChain = etpLocal ? localChain : clusterChain;
+    const bool hasInternal = eps.hasAny && (!itpLocal || !eps.local.empty());
+    const bool hasExternal = eps.hasAny && (!etpLocal || !eps.local.empty());
+    const std::string externalChain = hashedName(kExternalPrefix, base);
+    const bool usesExternalChain = eps.hasAny && external;
+    const bool usesFirewall = !lbVIPs.empty() && !sourceRanges.empty();
+    const std::string fwChain = hashedName(kFirewallPrefix, base);
+
+    // No endpoints at all: reject (the client learns at once). Endpoints only elsewhere while the policy is
+    // Local: drop, as kube-proxy, since rejecting would make a client-side LB health check look healthy.
+    const Verdict noEndpointInternal = eps.hasAny ? Verdict::drop() : Verdict::goTo(str(kRejectChain));
+    const Verdict noEndpointExternal = noEndpointInternal;
+
+    std::vector<std::string> epChains(eps.reachable.size()), affinitySets(eps.reachable.size());
+    for (size_t i = 0; i < eps.reachable.size(); ++i) {
+      const EndpointInfo& e = eps.reachable[i];
+      std::string epBase = strCat(base, "__", e.ip.toString(), "/", e.port);
+      epChains[i] = hashedName(kEndpointPrefix, epBase);
+      if (affinity) affinitySets[i] = hashedName(kAffinityPrefix, epBase);
+    }
+    auto chainOf = [&](const EndpointInfo& e) -> size_t {
+      return std::lower_bound(eps.reachable.begin(), eps.reachable.end(), e) - eps.reachable.begin();
+    };
+
+    if (usesClusterChain) chain(clusterChain);
+    if (usesLocalChain) chain(localChain);
+    if (usesExternalChain) chain(externalChain);
+    if (usesFirewall) chain(fwChain);
+    for (const std::string& c : epChains) chain(c);
+    if (affinity)
+      for (const std::string& s : affinitySets)
+        out_.sets.push_back(nft::Set{.name = s, .key = {addrType_}, .flags = nft::kSetDynamic | nft::kSetTimeout,
+                                     .timeoutSec = svc.affinityTimeoutSeconds});
+
+    auto ipKey = [&](const IpAddress& ip) { return nft::Key{Value::ip(ip), Value::proto(proto), Value::port(port.port)}; };
+
+    // ClusterIP.
+    if (hasInternal)
+      element(kServiceIpsMap, ipKey(clusterIP), Verdict::goTo(internalChain));
+    else
+      element(kNoEndpointServicesMap, ipKey(clusterIP), noEndpointInternal, spn);
+
+    // externalIPs.
+    for (const IpAddress& ip : externalIPs) {
+      if (eps.hasAny) element(kServiceIpsMap, ipKey(ip), Verdict::goTo(externalChain));
+      if (!hasExternal) element(kNoEndpointServicesMap, ipKey(ip), noEndpointExternal, spn);
+    }
+
+    // loadBalancerSourceRanges: allowed prefixes return, the rest is dropped. When a range holds the node's
+    // own address, the LB VIPs are allowed too: a VIP bound locally loops back with itself as source.
+    if (usesFirewall) {
+      bool allowFromNode = false;
+      for (const Cidr& c : sourceRanges) {
+        rule(fwChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
+        allowFromNode = allowFromNode || (!nodeIPs_.empty() && c.contains(nodeIPs_.front()));
+      }
+      if (allowFromNode)
+        for (const IpAddress& ip : lbVIPs) rule(fwChain, {nft::match(saddr_, Value::ip(ip)), Verdict::ret()});
+      rule(fwChain, {Verdict::drop()});
+    }
+
+    // LoadBalancer VIPs (ipMode VIP only).
+    for (const IpAddress& ip : lbVIPs) {
+      if (eps.hasAny) element(kServiceIpsMap, ipKey(ip), Verdict::goTo(externalChain));
+      if (usesFirewall) element(kFirewallIpsMap, ipKey(ip), Verdict::goTo(fwChain), spn);
+      if (!hasExternal) element(kNoEndpointServicesMap, ipKey(ip), noEndpointExternal, spn);
+    }
+
+    // NodePort (not subject to loadBalancerSourceRanges, as in kube-proxy).
+    if (port.nodePort != 0) {
+      nft::Key key{Value::proto(proto), Value::port(port.nodePort)};
+      if (eps.hasAny) element(kServiceNodePortsMap, key, Verdict::goTo(externalChain));
+      if (!hasExternal) element(kNoEndpointNodePortsMap, key, noEndpointExternal, spn);
+    }
+
+    // Internal traffic from outside the pod network is masqueraded: the reply must come back through us.
+    if (hasInternal) {
+      std::vector<Statement> s{nft::match(daddr_, Value::ip(clusterIP))};
+      portMatch(s, proto, port.port);
+      if (cfg_.masqueradeAll) {
+        s.push_back(Verdict::jump(str(kMarkMasqChain)));
+        rule(internalChain, std::move(s));
+      } else if (clusterCIDRs_.size() == 1) {
+        s.push_back(nft::notMatch(saddr_, Value::prefix(clusterCIDRs_.front())));
+        s.push_back(Verdict::jump(str(kMarkMasqChain)));
+        rule(internalChain, std::move(s));
+      } else if (clusterCIDRs_.size() > 1) {
+        s.push_back(Verdict::jump(str(kMarkMasqOffClusterChain)));
+        rule(internalChain, std::move(s));
+      }
+    }
+
+    if (usesExternalChain) {
+      if (!etpLocal) {
+        // Cluster policy may forward to another node: masquerade so the reply returns through this one.
+        rule(externalChain, {Verdict::jump(str(kMarkMasqChain))});
+      } else if (usesClusterChain) {
+        // Pods reaching an external address of the Service behave as if they went out to the LB and back:
+        // neither policy applies, any endpoint will do.
+        for (const Cidr& c : clusterCIDRs_)
+          rule(externalChain, {nft::match(saddr_, Value::prefix(c)), Verdict::goTo(clusterChain)},
+               "short-circuit pod traffic");
+        // TODO(proxy): kube-proxy also sends `fib saddr type local` (host-originated) traffic to the cluster
+        // chain with masquerade; the model has no `fib saddr type` field yet.
+      }
+      if (hasExternal) rule(externalChain, {Verdict::goTo(externalPolicyChain)});
+    }
+
+    auto writeDispatch = [&](const std::string& chainName, const std::vector<EndpointInfo>& list) {
+      if (affinity)
+        for (const EndpointInfo& e : list) {
+          size_t i = chainOf(e);
+          rule(chainName, {nft::lookup({saddr_}, affinitySets[i]), Verdict::goTo(epChains[i])});
+        }
+      nft::NumgenVmap ng;
+      ng.targets.reserve(list.size());
+      for (const EndpointInfo& e : list) ng.targets.push_back(Verdict::goTo(epChains[chainOf(e)]));
+      rule(chainName, {std::move(ng)});
+    };
+    if (usesClusterChain) writeDispatch(clusterChain, eps.cluster);
+    if (usesLocalChain) writeDispatch(localChain, eps.local);
+
+    for (size_t i = 0; i < eps.reachable.size(); ++i) {
+      const EndpointInfo& e = eps.reachable[i];
+      // Hairpin: a pod reaching itself through the Service must see the node as source, or it would answer
+      // itself directly and the client would drop the reply.
+      rule(epChains[i], {nft::match(saddr_, Value::ip(e.ip)), Verdict::jump(str(kMarkMasqChain))});
+      if (affinity) rule(epChains[i], {nft::SetUpdate{.key = {saddr_}, .set = affinitySets[i]}});
+      rule(epChains[i], {nft::match(Field::MetaL4proto, Value::proto(proto)),
+                         nft::Nat{.kind = nft::NatKind::Dnat, .addr = e.ip, .port = e.port}});
+    }
+  }
+
+  const Input& in_;
+  const Config& cfg_;
+  const bool v6_;
+  Field saddr_, daddr_;
+  nft::DataType addrType_;
+  std::vector<Cidr> clusterCIDRs_;
+  std::vector<IpAddress> nodeIPs_;
+  Ruleset out_;
+};
+
+}  // namespace
+
+Ruleset buildRuleset(const Input& input, const Config& config) { return Builder(input, config).build(); }
+
+nft::Transaction toTransaction(const Ruleset& rs) {
+  nft::Transaction tx(rs.family, rs.table);
+  tx.reserve(3 + rs.chains.size() + rs.sets.size() * 2 + rs.elements.size() + rs.rules.size());
+  tx.add(nft::Table{rs.family, rs.table, str(kTableComment)});
+  tx.flush(nft::Table{rs.family, rs.table});
+  for (const nft::Chain& c : rs.chains) tx.add(c);
+  for (const nft::Set& s : rs.sets) tx.add(s);
+  // Dispatch sets and maps are rebuilt whole; affinity sets are dynamic and keep the clients' entries.
+  for (const nft::Set& s : rs.sets)
+    if (!(s.flags & nft::kSetDynamic)) tx.flush(nft::Set{.name = s.name});
+  for (const nft::Element& e : rs.elements) tx.add(e);
+  for (const nft::Rule& r : rs.rules) tx.add(r);
+  return tx;
+}
+
+}  // namespace nodenet::proxy::rules
