@@ -1,0 +1,279 @@
+// buildIndex(): snapshot -> immutable Index. Pure; one pass over services, one over slices, one sort for PTR.
+#include <algorithm>
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "base/strings.h"
+#include "dns/records/names.h"
+#include "dns/records/records.h"
+
+namespace nodenet::dns::records {
+namespace {
+
+using detail::ipLabel;
+using detail::lowerInto;
+
+void skip(BuildStats& stats, std::string why) {
+  ++stats.skipped;
+  if (stats.skipMessages.size() < BuildStats::kMaxSkipMessages) stats.skipMessages.push_back(std::move(why));
+}
+
+Index::Port sentinelPort() { return Index::Port{}; }
+
+// Service ports (ClusterIP answers). A Service without ports still has address records: CoreDNS adds a
+// sentinel port -1 (plugin/kubernetes/object/service.go) that matches the bare name but never yields SRV.
+std::vector<Index::Port> servicePorts(const kube::Service& svc) {
+  std::vector<Index::Port> out;
+  out.reserve(std::max<size_t>(1, svc.ports.size()));
+  for (const auto& p : svc.ports) {
+    Index::Port port;
+    lowerInto(p.name.view(), port.name);
+    port.proto = l4ProtoName(p.protocol);
+    port.port = p.port;
+    out.push_back(std::move(port));
+  }
+  if (out.empty()) out.push_back(sentinelPort());
+  return out;
+}
+
+// Slice ports. A nil port means "all ports" in the API; it cannot be put in an SRV record, so it is left out
+// (kube-proxy skips it as well); a slice left without ports gets the sentinel, like CoreDNS's endpoint.go.
+std::vector<Index::Port> slicePorts(const kube::EndpointSlice& slice) {
+  std::vector<Index::Port> out;
+  for (const auto& p : slice.ports) {
+    if (!p.port) continue;
+    Index::Port port;
+    lowerInto(p.name.view(), port.name);
+    port.proto = l4ProtoName(p.protocol);
+    port.port = *p.port;
+    out.push_back(std::move(port));
+  }
+  if (out.empty()) out.push_back(sentinelPort());
+  return out;
+}
+
+uint32_t internPortGroup(Index::Service& s, std::vector<Index::Port> ports) {
+  for (size_t i = 0; i < s.portGroups.size(); ++i)
+    if (s.portGroups[i] == ports) return static_cast<uint32_t>(i);
+  s.portGroups.push_back(std::move(ports));
+  return static_cast<uint32_t>(s.portGroups.size() - 1);
+}
+
+// A DNS-1123 label as the API validates endpoint hostnames; anything else cannot become a name.
+bool validHostnameLabel(std::string_view h) {
+  if (h.empty() || h.size() > Name::kMaxLabelSize) return false;
+  for (char c : h)
+    if (c == '.' || c == '\\' || static_cast<unsigned char>(c) <= ' ') return false;
+  return true;
+}
+
+}  // namespace
+
+Snapshot Snapshot::of(const std::vector<kube::Service>& services, const std::vector<kube::EndpointSlice>& slices,
+                      uint32_t serial) {
+  Snapshot s;
+  s.services.reserve(services.size());
+  for (const auto& svc : services) s.services.push_back(&svc);
+  s.slices.reserve(slices.size());
+  for (const auto& sl : slices) s.slices.push_back(&sl);
+  s.serial = serial;
+  return s;
+}
+
+Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
+  auto zone = Name::fromText(config.zone);
+  if (!zone.ok()) return zone.error().context(strCat("dns zone \"", config.zone, "\""));
+  if (zone->isRoot()) return Error("dns zone must not be the root");
+
+  auto index = std::make_shared<Index>();
+  Index& ix = *index;
+  ix.zone_ = zone->canonical();
+  ix.zoneLabels_ = ix.zone_.labelCount();
+  ix.ttl_ = config.ttl;
+  ix.serial_ = snapshot.serial;
+  ix.nameservers_ = config.nameservers;
+  BuildStats& stats = ix.stats_;
+
+  const auto svcZone = detail::prependLabel("svc", ix.zone_);
+  if (!svcZone) return Error(strCat("dns zone \"", config.zone, "\" is too long"));
+
+  // SOA as CoreDNS writes it (plugin/backend_lookup.go SOA()): "ns.dns.<zone> hostmaster.<zone> serial 7200
+  // 1800 86400 ttl", the record's own TTL capped at 300.
+  auto dnsZone = detail::prependLabel("dns", ix.zone_);
+  std::optional<Name> nsName, hostmaster;
+  if (dnsZone) nsName = detail::prependLabel("ns", *dnsZone);
+  hostmaster = detail::prependLabel("hostmaster", ix.zone_);
+  if (!nsName || !hostmaster) return Error(strCat("dns zone \"", config.zone, "\" is too long"));
+  ix.nsName_ = *nsName;
+  ix.soa_.owner = ix.zone_;
+  ix.soa_.type = RRType::SOA;
+  ix.soa_.ttl = std::min(config.ttl, kSoaMaxTtl);
+  ix.soa_.rdata = RdataSoa{*nsName, *hostmaster, snapshot.serial, kSoaRefresh, kSoaRetry, kSoaExpire, config.ttl};
+
+  for (const auto& ns : snapshot.namespaces) ix.namespaces_.insert(toLower(ns));
+
+  // Sorted by namespace/name so the index (and the PTR chosen when two Services claim one IP) does not depend
+  // on the cache's iteration order.
+  std::vector<const kube::Service*> services(snapshot.services.begin(), snapshot.services.end());
+  std::sort(services.begin(), services.end(), [](const kube::Service* a, const kube::Service* b) {
+    return std::tie(a->meta.ns, a->meta.name) < std::tie(b->meta.ns, b->meta.name);
+  });
+
+  ix.services_.reserve(services.size());
+  ix.byName_.reserve(services.size());
+  // (namespace, name) -> service index, for attaching slices by their kubernetes.io/service-name label.
+  std::unordered_map<std::string, uint32_t> byKey;
+  byKey.reserve(services.size());
+  std::string key;
+  for (const kube::Service* svc : services) {
+    std::string nsLower = toLower(svc->meta.ns.view());
+    ix.namespaces_.insert(nsLower);
+    auto nsName = detail::prependLabel(nsLower, *svcZone);
+    std::optional<Name> name;
+    if (nsName) name = detail::prependLabel(toLower(svc->meta.name), *nsName);
+    if (!name) {
+      skip(stats, strCat("Service ", svc->meta.key(), ": name does not fit in a DNS name under ", config.zone));
+      continue;
+    }
+    Index::Service s;
+    s.name = *name;
+    if (svc->type == kube::ServiceType::ExternalName) {
+      s.kind = Index::Kind::ExternalName;
+      auto target = Name::fromText(svc->externalName);
+      // CoreDNS serves an ExternalName only when it is a host name (HostType CNAME), never an IP literal.
+      if (svc->externalName.empty() || !target.ok() || target->isRoot() ||
+          IpAddress::parse(svc->externalName).ok()) {
+        skip(stats, strCat("Service ", svc->meta.key(), ": externalName \"", svc->externalName,
+                           "\" is not a host name"));
+        continue;
+      }
+      s.externalName = target->canonical();
+    } else {
+      s.kind = svc->headless ? Index::Kind::Headless : Index::Kind::ClusterIP;
+      if (!svc->headless) s.clusterIPs = svc->clusterIPs;
+      s.ports = servicePorts(*svc);
+    }
+    const auto idx = static_cast<uint32_t>(ix.services_.size());
+    if (!ix.byName_.emplace(s.name, idx).second) {
+      skip(stats, strCat("Service ", svc->meta.key(), ": duplicate"));
+      continue;
+    }
+    key = strCat(svc->meta.ns.view(), "/", svc->meta.name);
+    byKey.emplace(key, idx);
+    ix.services_.push_back(std::move(s));
+  }
+  stats.services = ix.services_.size();
+
+  // Which services are asked to publish not-ready endpoints (spec §2.4.1: "ready endpoints"; the controller
+  // marks every endpoint ready for such Services, and we accept hand-written slices that did not).
+  std::vector<bool> publishNotReady(ix.services_.size(), false);
+  for (const kube::Service* svc : services) {
+    auto it = byKey.find(strCat(svc->meta.ns.view(), "/", svc->meta.name));
+    if (it != byKey.end() && svc->publishNotReadyAddresses) publishNotReady[it->second] = true;
+  }
+
+  for (const kube::EndpointSlice* slice : snapshot.slices) {
+    ix.namespaces_.insert(toLower(slice->meta.ns.view()));
+    if (slice->addressType == kube::AddressType::FQDN) continue;  // CoreDNS ignores FQDN slices too
+    const auto owner = slice->serviceName();
+    if (owner.empty()) continue;
+    key.assign(slice->meta.ns.view());
+    key += '/';
+    key += owner;
+    auto it = byKey.find(key);
+    if (it == byKey.end()) continue;  // no Service (yet): nothing to name these endpoints after
+    Index::Service& s = ix.services_[it->second];
+    if (s.kind == Index::Kind::ExternalName) continue;
+    const bool all = publishNotReady[it->second];
+    uint32_t group = UINT32_MAX;
+    for (const auto& ep : slice->endpoints) {
+      if (!all && !ep.conditions.isReady()) continue;
+      if (!ep.hostname.empty() && !validHostnameLabel(ep.hostname)) {
+        skip(stats, strCat("EndpointSlice ", slice->meta.key(), ": hostname \"", ep.hostname,
+                           "\" is not a DNS label"));
+        continue;
+      }
+      if (group == UINT32_MAX) group = internPortGroup(s, slicePorts(*slice));
+      for (const auto& addr : ep.addresses) {
+        Index::Endpoint e;
+        e.ip = addr;
+        if (!ep.hostname.empty()) {
+          lowerInto(ep.hostname, e.label);
+        } else {
+          e.label = ipLabel(addr);
+          if (e.label.empty()) continue;
+        }
+        // The target name must fit too (checked once here so resolve() never fails to build it).
+        if (e.label.size() + 1 + s.name.wireSize() > Name::kMaxWireSize) {
+          skip(stats, strCat("EndpointSlice ", slice->meta.key(), ": endpoint name too long"));
+          continue;
+        }
+        e.portGroup = group;
+        s.endpoints.push_back(std::move(e));
+      }
+    }
+  }
+
+  // Per service: dedupe endpoints across slices, sort by label, collect distinct addresses; gather PTR refs.
+  std::vector<std::pair<IpAddress, Index::PtrRef>> ptr;
+  for (uint32_t si = 0; si < ix.services_.size(); ++si) {
+    Index::Service& s = ix.services_[si];
+    for (const auto& ip : s.clusterIPs) ptr.push_back({ip, Index::PtrRef{si, -1}});
+    auto& eps = s.endpoints;
+    std::sort(eps.begin(), eps.end(), [](const Index::Endpoint& a, const Index::Endpoint& b) {
+      return std::tie(a.label, a.ip, a.portGroup) < std::tie(b.label, b.ip, b.portGroup);
+    });
+    eps.erase(std::unique(eps.begin(), eps.end(),
+                          [](const Index::Endpoint& a, const Index::Endpoint& b) {
+                            return a.label == b.label && a.ip == b.ip && a.portGroup == b.portGroup;
+                          }),
+              eps.end());
+    stats.endpoints += eps.size();
+    s.endpointAddrs.reserve(eps.size());
+    for (size_t ei = 0; ei < eps.size(); ++ei) {
+      s.endpointAddrs.push_back(eps[ei].ip);
+      // One PTR per (address, label): the same endpoint listed with two port groups is one name.
+      if (ei == 0 || eps[ei - 1].label != eps[ei].label || eps[ei - 1].ip != eps[ei].ip)
+        ptr.push_back({eps[ei].ip, Index::PtrRef{si, static_cast<int32_t>(ei)}});
+    }
+    std::sort(s.endpointAddrs.begin(), s.endpointAddrs.end());
+    s.endpointAddrs.erase(std::unique(s.endpointAddrs.begin(), s.endpointAddrs.end()), s.endpointAddrs.end());
+  }
+
+  // PTR (CoreDNS reverse.go): a ClusterIP answers with its one service name; otherwise every endpoint carrying
+  // the address answers with its endpoint name.
+  std::stable_sort(ptr.begin(), ptr.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  ix.ptr_.reserve(ptr.size());
+  for (size_t i = 0; i < ptr.size();) {
+    size_t j = i;
+    while (j < ptr.size() && ptr[j].first == ptr[i].first) ++j;
+    auto vip = std::find_if(ptr.begin() + i, ptr.begin() + j, [](const auto& p) { return p.second.endpoint < 0; });
+    if (vip != ptr.begin() + j) {
+      ix.ptr_.push_back(*vip);
+    } else {
+      ix.ptr_.insert(ix.ptr_.end(), ptr.begin() + i, ptr.begin() + j);
+    }
+    i = j;
+  }
+  return IndexPtr(std::move(index));
+}
+
+const Index::Service* Index::findService(const Name& name) const {
+  auto it = byName_.find(name);
+  return it == byName_.end() ? nullptr : &services_[it->second];
+}
+
+bool Index::namespaceExists(std::string_view lowercaseNs) const {
+  return namespaces_.contains(std::string(lowercaseNs));
+}
+
+std::span<const Index::PtrEntry> Index::findPtr(const IpAddress& ip) const {
+  auto lo = std::lower_bound(ptr_.begin(), ptr_.end(), ip,
+                             [](const PtrEntry& p, const IpAddress& a) { return p.first < a; });
+  auto hi = lo;
+  while (hi != ptr_.end() && hi->first == ip) ++hi;
+  return {lo, hi};
+}
+
+}  // namespace nodenet::dns::records
