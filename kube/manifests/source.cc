@@ -155,13 +155,11 @@ void ManifestSource::run() {
       for (;;) {
         ssize_t len = ::read(inotifyFd_, buf, sizeof buf);
         if (len <= 0) break;  // EAGAIN: drained
-        Clock::time_point now = Clock::now();
-        if (!pending) firstEvent = now;
-        pending = true;
-        lastEvent = now;
         for (char* p = buf; p < buf + len;) {
           auto* ev = reinterpret_cast<struct inotify_event*>(p);
           p += sizeof(struct inotify_event) + ev->len;
+          // Any event, even on an ignored name (vim's backup), postpones the re-read: the burst is not over.
+          lastEvent = Clock::now();
           if (ev->mask & IN_Q_OVERFLOW) {
             NN_LOG(Warning) << "manifests " << dir_ << ": inotify queue overflow, re-reading the directory";
             fullRescan = true;
@@ -190,7 +188,11 @@ void ManifestSource::run() {
       }
     }
 
-    if (!pending) continue;
+    if (!pending && (fullRescan || !changed.empty() || !created.empty())) {
+      pending = true;
+      firstEvent = Clock::now();
+    }
+    if (!pending) continue;  // only ignored names changed
     Clock::time_point now = Clock::now();
     if (now < lastEvent + options_.settle && now < firstEvent + options_.maxDelay) continue;
 
