@@ -128,6 +128,8 @@ class Resolver {
   Outcome run() {
     const Name& qname = q_.question.name;
     const RRType qtype = q_.question.type;
+    // Cluster data exists in class IN only; CH (version.bind) and the like belong to the server or upstream.
+    if (q_.question.cls != RRClass::IN && q_.question.cls != RRClass::ANY) return Outcome::NotInZone;
     Request r = parse(qname);
     if (r.kind == NameKind::NotInZone) return Outcome::NotInZone;
     if (r.kind == NameKind::Reverse) {

@@ -22,6 +22,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -460,6 +463,38 @@ TEST_F(RecordsTest, NamesOutsideTheZoneAreNotInZone) {
   EXPECT_EQ(ask("cluster.local.example.org", RRType::A).outcome, Outcome::NotInZone);
   EXPECT_EQ(ask("local", RRType::SOA).outcome, Outcome::NotInZone);
   EXPECT_EQ(ask(".", RRType::NS).outcome, Outcome::NotInZone);
+}
+
+TEST_F(RecordsTest, OtherClassesAreNotOurs) {
+  Query q = query("web.default.svc.cluster.local", RRType::TXT);
+  q.question.cls = RRClass::CH;
+  std::vector<uint8_t> buf(512);
+  ResponseComposer c(buf, 512);
+  EXPECT_EQ(resolve(*index_, q, c), Outcome::NotInZone);
+}
+
+TEST_F(RecordsTest, ReadersSeeWholeIndexesWhileTheWriterSwaps) {
+  // The server's pattern: one writer rebuilds and publishes, readers load once per query and never block.
+  std::atomic<std::shared_ptr<const Index>> current(index_);
+  std::atomic<bool> stop = false;
+  std::atomic<int> bad = 0;
+  auto reader = [&] {
+    const Query q = query("db.prod.svc.cluster.local", RRType::A);
+    std::vector<uint8_t> buf(1232);
+    ResponseComposer c(buf, 1232);
+    while (!stop.load()) {
+      const std::shared_ptr<const Index> ix = current.load();
+      if (resolve(*ix, q, c) != Outcome::Answered) ++bad;
+      auto m = parseMessage(c.finish());
+      if (!m.ok() || m->answers.size() != 4) ++bad;
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  for (int i = 0; i < 50; ++i) current.store(build(cluster_));
+  stop = true;
+  r1.join();
+  r2.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 TEST_F(RecordsTest, ApexSoaAndNs) {
