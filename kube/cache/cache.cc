@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "base/log.h"
+#include "base/strings.h"
 
 namespace nodenet::kube {
 
@@ -47,6 +48,18 @@ Event Event::deleted(ObjectKind kind, std::string key) {
   e.kind = kind;
   e.key = std::move(key);
   return e;
+}
+
+std::optional<Event> eventFromWatch(const WatchEvent& w, ObjectKind kind) {
+  if (w.type != WatchEventType::Added && w.type != WatchEventType::Modified && w.type != WatchEventType::Deleted)
+    return std::nullopt;
+  if (w.object) {
+    if (w.type == WatchEventType::Deleted) return Event::deleted(kindOf(*w.object), keyOf(*w.object));
+    return w.type == WatchEventType::Added ? Event::added(*w.object) : Event::modified(*w.object);
+  }
+  if (!w.invalid || w.invalid->name.empty()) return std::nullopt;  // nothing to identify the object by
+  std::string key = w.invalid->ns.empty() ? w.invalid->name : strCat(w.invalid->ns.view(), "/", w.invalid->name);
+  return Event::deleted(kind, std::move(key));
 }
 
 bool sameContent(const Object& a, const Object& b) {

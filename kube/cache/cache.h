@@ -56,6 +56,12 @@ struct Event {
   static Event deleted(ObjectKind kind, std::string key);
 };
 
+/// The cache change a watch event asks for, or nullopt for BOOKMARK and ERROR (the watcher handles those).
+/// ADDED/MODIFIED with a decoded object: "the object is now this". An event whose object failed to decode
+/// (`invalid`) and DELETED: delete the object by its key, so an object that became invalid stops being served
+/// (the caller logs `invalid->error`). `kind` is the watched kind (the key of an invalid object needs it).
+std::optional<Event> eventFromWatch(const WatchEvent& w, ObjectKind kind);
+
 /// True when the two objects have the same kind and content; metadata.resourceVersion is ignored (the API
 /// server bumps it on writes that change nothing nodenet reads, and it is not content).
 bool sameContent(const Object& a, const Object& b);

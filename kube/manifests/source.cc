@@ -63,6 +63,7 @@ ManifestSource::ManifestSource(std::string dir, Cache& cache, SourceOptions opti
 ManifestSource::~ManifestSource() { stop(); }
 
 Status ManifestSource::start() {
+  if (inotifyFd_ >= 0) return Error("manifest directory " + dir_ + ": already started");
   // Watch first, then read: a change made while the directory is being read is still seen afterwards.
   inotifyFd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotifyFd_ < 0) return Error::fromErrno(errno, "manifests: inotify_init1");
@@ -80,10 +81,16 @@ Status ManifestSource::start() {
     return Error::fromErrno(err, "manifests: eventfd");
   }
   {
-    std::lock_guard l(mu_);
-    rescanLocked();
-    publishLocked();
+    std::lock_guard w(writeMu_);
+    Merged merged;
+    {
+      std::lock_guard l(mu_);
+      rescanLocked();
+      merged = mergeLocked();
+    }
+    publish(std::move(merged));
     for (ObjectKind k : kKinds) cache_.markSynced(k);
+    std::lock_guard l(mu_);
     synced_ = true;
     NN_LOG(Info) << "manifests " << dir_ << ": " << stats_.files << " files, " << stats_.objects << " objects, "
                  << stats_.unsupported << " of other kinds ignored, " << stats_.brokenFiles << " broken files";
@@ -122,9 +129,14 @@ SourceStats ManifestSource::stats() const {
 }
 
 void ManifestSource::rescan() {
-  std::lock_guard l(mu_);
-  rescanLocked();
-  publishLocked();
+  std::lock_guard w(writeMu_);
+  Merged merged;
+  {
+    std::lock_guard l(mu_);
+    rescanLocked();
+    merged = mergeLocked();
+  }
+  publish(std::move(merged));
 }
 
 void ManifestSource::run() {
@@ -196,7 +208,8 @@ void ManifestSource::run() {
     Clock::time_point now = Clock::now();
     if (now < lastEvent + options_.settle && now < firstEvent + options_.maxDelay) continue;
 
-    std::lock_guard l(mu_);
+    std::lock_guard w(writeMu_);
+    std::unique_lock l(mu_);
     if (fullRescan) {
       rescanLocked();
     } else {
@@ -210,8 +223,12 @@ void ManifestSource::run() {
           refreshFileLocked(name);
       }
     }
-    publishLocked();
+    Merged merged = mergeLocked();
+    l.unlock();
+    publish(std::move(merged));
+    l.lock();
     ++stats_.batches;
+    l.unlock();
     changed.clear();
     created.clear();
     fullRescan = false;
@@ -274,9 +291,9 @@ void ManifestSource::rescanLocked() {
   for (const std::string& name : present) refreshFileLocked(name);
 }
 
-void ManifestSource::publishLocked() {
+ManifestSource::Merged ManifestSource::mergeLocked() {
   std::map<std::pair<ObjectKind, std::string>, const std::string*> owner;
-  std::vector<Object> items[3];
+  Merged items;
   std::set<std::string> conflicts;
   SourceStats s;
   s.batches = stats_.batches;
@@ -301,11 +318,13 @@ void ManifestSource::publishLocked() {
     }
   }
   warnedConflicts_ = std::move(conflicts);
-  for (ObjectKind k : kKinds) {
-    s.objects += items[CacheSnapshot::index(k)].size();
-    cache_.replaceAll(k, std::move(items[CacheSnapshot::index(k)]));
-  }
+  for (const auto& kindItems : items) s.objects += kindItems.size();
   stats_ = s;
+  return items;
+}
+
+void ManifestSource::publish(Merged merged) {
+  for (ObjectKind k : kKinds) cache_.replaceAll(k, std::move(merged[CacheSnapshot::index(k)]));
 }
 
 }  // namespace nodenet::kube::manifests

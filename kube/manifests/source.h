@@ -11,6 +11,7 @@
 //  - The cache's three kinds are synced once the initial read is done (start() returns).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -78,13 +79,17 @@ class ManifestSource {
     std::optional<std::string> error;  // the last read failed
   };
 
+  using Merged = std::array<std::vector<Object>, 3>;  // by CacheSnapshot::index(kind)
+
   void run();
   // Under mu_: re-reads `name` (or forgets it when it is gone or no longer a regular file).
   void refreshFileLocked(const std::string& name);
   // Under mu_: lists the directory and refreshes every manifest file; forgets files that disappeared.
   void rescanLocked();
-  // Under mu_: hands the merged view of all files to the cache (replaceAll per kind: only real differences).
-  void publishLocked();
+  // Under mu_: the merged view of all files (first file by name wins); updates the stats and conflict warnings.
+  Merged mergeLocked();
+  // Under writeMu_ only: hands the merged view to the cache (replaceAll per kind: only real differences).
+  void publish(Merged merged);
 
   const std::string dir_;
   Cache& cache_;
@@ -93,7 +98,11 @@ class ManifestSource {
   int wakeFd_ = -1;  // eventfd: stop() wakes the thread
   std::thread thread_;
 
-  mutable std::mutex mu_;  // guards everything below; held while feeding the cache
+  // Lock order: writeMu_, then mu_. writeMu_ serializes the writers (the watch thread, start(), rescan()) so the
+  // cache receives merged views in order; mu_ is not held while the cache notifies its handlers, so a handler
+  // may call stats() or fileErrors().
+  std::mutex writeMu_;
+  mutable std::mutex mu_;  // guards everything below
   std::map<std::string, FileState> files_;  // by file name: iteration order decides conflicts
   std::set<std::string> warnedConflicts_;   // "kind key in file", warned once
   SourceStats stats_;

@@ -258,6 +258,35 @@ TEST(CacheDeathTest, HandlerWritingToItsCacheAborts) {
   EXPECT_DEATH(cache.apply(Event::added(svc("a", "10.96.0.1"))), "handler wrote to the cache");
 }
 
+TEST(CacheTest, WatchEventsMapToCacheChanges) {
+  Cache cache;
+  auto decode = [](const std::string& text) {
+    auto r = decodeWatchEventText(text, ObjectKind::Service);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
+    return std::move(r).value();
+  };
+  const std::string obj = R"({"metadata":{"namespace":"default","name":"web","resourceVersion":"5"},)"
+                          R"("spec":{"clusterIP":"10.96.0.10","ports":[{"port":80}]}})";
+  auto e = eventFromWatch(decode(R"({"type":"ADDED","object":)" + obj + "}"), ObjectKind::Service);
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(cache.apply(*e));
+  // The Service became invalid: it must stop being served.
+  e = eventFromWatch(decode(R"({"type":"MODIFIED","object":{"metadata":{"namespace":"default","name":"web"},)"
+                            R"("spec":{"ports":[{"port":"http"}]}}})"),
+                     ObjectKind::Service);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type, EventType::Deleted);
+  EXPECT_EQ(e->key, "default/web");
+  ASSERT_TRUE(cache.apply(*e));
+  EXPECT_EQ(cache.size(ObjectKind::Service), 0u);
+  EXPECT_FALSE(eventFromWatch(decode(R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}})"),
+                              ObjectKind::Service));
+  e = eventFromWatch(decode(R"({"type":"DELETED","object":)" + obj + "}"), ObjectKind::Service);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type, EventType::Deleted);
+  EXPECT_FALSE(cache.apply(*e)) << "already gone";
+}
+
 TEST(CacheTest, SameContentIgnoresOnlyResourceVersion) {
   EXPECT_TRUE(sameContent(svc("a", "10.96.0.1", 80, "1"), svc("a", "10.96.0.1", 80, "2")));
   EXPECT_FALSE(sameContent(svc("a", "10.96.0.1", 80, "1"), svc("a", "10.96.0.2", 80, "1")));

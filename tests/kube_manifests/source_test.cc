@@ -335,10 +335,14 @@ TEST(ManifestSourceTest, DuplicateDefinitionsFirstFileWins) {
   EXPECT_EQ(src.stats().conflicts, 1u);
 
   EventLog log(cache);
+  // A handler may read the source's state (it is not locked while the cache notifies).
+  size_t conflictsSeenByHandler = 99;
+  cache.subscribe([&](const Event&) { conflictsSeenByHandler = src.stats().conflicts + src.fileErrors().size(); });
   fs::remove(dir / "10-first.yaml");
   EXPECT_EQ(log.waitForCount(1), std::vector<std::string>{"Modified Service demo/web"});
   EXPECT_EQ(cache.snapshot()->service("demo/web")->ports[0].port, 8080);
   src.stop();
+  EXPECT_EQ(conflictsSeenByHandler, 0u);
 }
 
 TEST(ManifestSourceTest, BrokenFileAtStartIsSkippedAndReported) {
