@@ -411,6 +411,12 @@ TEST_F(RecordsTest, ExternalNameIsCnameNotChasedOutOfZone) {
   EXPECT_THAT(ask("ext.prod.svc.cluster.local", RRType::AAAA).answer,
               ElementsAre("ext.prod.svc.cluster.local. 5 CNAME example.com."));
   expectNxDomain("x.ext.prod.svc.cluster.local", RRType::A);
+  // CoreDNS: SRV points at the external name with port 0; port/protocol labels are accepted and ignored.
+  EXPECT_THAT(ask("ext.prod.svc.cluster.local", RRType::SRV).answer,
+              ElementsAre("ext.prod.svc.cluster.local. 5 SRV 0 100 0 example.com."));
+  EXPECT_THAT(ask("_http._tcp.ext.prod.svc.cluster.local", RRType::A).answer,
+              ElementsAre("_http._tcp.ext.prod.svc.cluster.local. 5 CNAME example.com."));
+  expectNoData("ext.prod.svc.cluster.local", RRType::TXT);
 }
 
 TEST_F(RecordsTest, ExternalNameInZoneIsChased) {
