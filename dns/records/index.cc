@@ -37,16 +37,16 @@ std::vector<Index::Port> servicePorts(const kube::Service& svc) {
   return out;
 }
 
-// Slice ports. A nil port means "all ports" in the API; it cannot be put in an SRV record, so it is left out
-// (kube-proxy skips it as well); a slice left without ports gets the sentinel, like CoreDNS's endpoint.go.
+// Slice ports. A nil port means "all ports" in the API and cannot be put in an SRV record: like CoreDNS's
+// endpoint.go it becomes port -1, which still matches by name (the name exists) but yields no SRV. A slice
+// without ports gets the sentinel.
 std::vector<Index::Port> slicePorts(const kube::EndpointSlice& slice) {
   std::vector<Index::Port> out;
   for (const auto& p : slice.ports) {
-    if (!p.port) continue;
     Index::Port port;
     lowerInto(p.name.view(), port.name);
     port.proto = l4ProtoName(p.protocol);
-    port.port = *p.port;
+    port.port = p.port ? int32_t{*p.port} : -1;
     out.push_back(std::move(port));
   }
   if (out.empty()) out.push_back(sentinelPort());

@@ -574,6 +574,23 @@ TEST(RecordsBuild, UnservableObjectsAreSkippedNotFatal) {
   EXPECT_THAT(ix->stats().skipMessages, ElementsAre(::testing::HasSubstr("a/ipext")));
 }
 
+TEST_F(RecordsTest, NilSlicePortMatchesByNameButHasNoSrv) {
+  Cluster c = decodeCluster(R"json({"kind": "List", "items": [
+    {"kind": "Service", "apiVersion": "v1", "metadata": {"name": "h", "namespace": "a"},
+     "spec": {"clusterIP": "None"}},
+    {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+     "metadata": {"name": "h-1", "namespace": "a", "labels": {"kubernetes.io/service-name": "h"}},
+     "addressType": "IPv4", "ports": [{"name": "all", "port": null, "protocol": "TCP"}],
+     "endpoints": [{"addresses": ["10.7.0.1"]}]}]})json");
+  auto ix = build(c);
+  ASSERT_TRUE(ix);
+  Reply a = ask("_all._tcp.h.a.svc.cluster.local", RRType::A, 65535, ix.get());
+  EXPECT_THAT(a.answer, ElementsAre("_all._tcp.h.a.svc.cluster.local. 5 A 10.7.0.1"));
+  Reply srv = ask("_all._tcp.h.a.svc.cluster.local", RRType::SRV, 65535, ix.get());
+  EXPECT_EQ(srv.msg.rcode(), Rcode::NoError);
+  EXPECT_THAT(srv.answer, IsEmpty());
+}
+
 // --- Truncation (RFC 1035 §4.2.1 through the composer) ---
 
 TEST_F(RecordsTest, BigHeadlessAnswerTruncatesWithWholeRecords) {
