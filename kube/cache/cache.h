@@ -44,7 +44,7 @@ const char* eventTypeName(EventType t);
 struct Event {
   EventType type = EventType::Added;
   ObjectKind kind = ObjectKind::Service;
-  std::string key;   // "namespace/name", or "name" for Nodes
+  std::string key;     // "namespace/name", or "name" for Nodes
   ObjectPtr previous;  // null for Added
   ObjectPtr current;   // null for Deleted
 
@@ -122,9 +122,12 @@ class CacheSnapshot {
 
   template <typename T>
   static constexpr ObjectKind kindFor() {
-    if constexpr (std::is_same_v<T, Service>) return ObjectKind::Service;
-    else if constexpr (std::is_same_v<T, EndpointSlice>) return ObjectKind::EndpointSlice;
-    else return ObjectKind::Node;
+    if constexpr (std::is_same_v<T, Service>)
+      return ObjectKind::Service;
+    else if constexpr (std::is_same_v<T, EndpointSlice>)
+      return ObjectKind::EndpointSlice;
+    else
+      return ObjectKind::Node;
   }
   static size_t index(ObjectKind k) { return static_cast<size_t>(k); }
 

@@ -27,7 +27,7 @@ constexpr std::string_view kTagMerge = "tag:yaml.org,2002:merge";
 std::optional<bool> resolveBool(std::string_view s) {
   // go-yaml v2's YAML 1.1 table, which kubectl (sigs.k8s.io/yaml) uses.
   static constexpr std::string_view kTrue[] = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-  static constexpr std::string_view kFalse[] = {"n",     "N",     "no",  "No", "NO",  "false",
+  static constexpr std::string_view kFalse[] = {"n",     "N",     "no",  "No",  "NO", "false",
                                                 "False", "FALSE", "off", "Off", "OFF"};
   for (std::string_view t : kTrue)
     if (s == t) return true;
@@ -52,10 +52,14 @@ std::optional<json> resolveInt(std::string s) {
   int base = 10;
   if (v.size() > 1 && v[0] == '0') {
     char p = v[1];
-    if (p == 'x' || p == 'X') base = 16, v.remove_prefix(2);
-    else if (p == 'o' || p == 'O') base = 8, v.remove_prefix(2);
-    else if (p == 'b' || p == 'B') base = 2, v.remove_prefix(2);
-    else base = 8, v.remove_prefix(1);
+    if (p == 'x' || p == 'X')
+      base = 16, v.remove_prefix(2);
+    else if (p == 'o' || p == 'O')
+      base = 8, v.remove_prefix(2);
+    else if (p == 'b' || p == 'B')
+      base = 2, v.remove_prefix(2);
+    else
+      base = 8, v.remove_prefix(1);
   }
   if (v.empty()) return std::nullopt;
   uint64_t mag = 0;
@@ -66,7 +70,8 @@ std::optional<json> resolveInt(std::string s) {
     return json(mag);
   }
   if (mag <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return json(-static_cast<int64_t>(mag));
-  if (mag == static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1) return json(std::numeric_limits<int64_t>::min());
+  if (mag == static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + 1)
+    return json(std::numeric_limits<int64_t>::min());
   return std::nullopt;
 }
 
@@ -143,7 +148,8 @@ Result<json> mapToJson(const YAML::Node& n) {
   // Merge keys: a mapping or a sequence of mappings; explicit keys win, then earlier merged mappings.
   for (const YAML::Node* m : merges) {
     std::vector<YAML::Node> sources;
-    if (m->IsMap()) sources.push_back(*m);
+    if (m->IsMap())
+      sources.push_back(*m);
     else if (m->IsSequence())
       for (const YAML::Node& s : *m) sources.push_back(s);
     for (const YAML::Node& src : sources) {
@@ -235,8 +241,9 @@ Result<std::vector<JsonDocument>> yamlToJson(std::string_view text) {
         return Error(strCat("invalid YAML: line ", e.mark.line + 1, ": ", e.msg));
       }
     }();
-    if (!j.ok()) return Error(j.error().message().starts_with("invalid YAML") ? j.error().message()
-                                                                               : "invalid YAML: " + j.error().message());
+    if (!j.ok())
+      return Error(j.error().message().starts_with("invalid YAML") ? j.error().message()
+                                                                   : "invalid YAML: " + j.error().message());
     out.push_back({std::move(j).value(), line});
   }
   return out;

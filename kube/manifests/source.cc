@@ -24,8 +24,8 @@ using Clock = std::chrono::steady_clock;
 // IN_MOVED_TO / IN_MOVED_FROM: atomic renames (kubectl, vim's backupcopy=no, `mv tmp x.yaml`) and files moved
 // out. IN_DELETE: rm. IN_CREATE: symlinks and hard links, which produce no IN_CLOSE_WRITE. IN_DELETE_SELF /
 // IN_MOVE_SELF: the directory itself went away. IN_EXCL_UNLINK: no events for files already unlinked.
-constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
-                                IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK;
+constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF |
+                                IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK;
 
 constexpr ObjectKind kKinds[] = {ObjectKind::Service, ObjectKind::EndpointSlice, ObjectKind::Node};
 
@@ -310,9 +310,9 @@ ManifestSource::Merged ManifestSource::mergeLocked() {
         continue;
       }
       ++s.conflicts;
-      std::string what = strCat(objectKindName(kind), " ", it->first.second, " is defined in ", *it->second,
-                                *it->second == name ? " twice" : strCat(" and in ", name), "; using the first in ",
-                                *it->second);
+      std::string what =
+          strCat(objectKindName(kind), " ", it->first.second, " is defined in ", *it->second,
+                 *it->second == name ? " twice" : strCat(" and in ", name), "; using the first in ", *it->second);
       if (!warnedConflicts_.count(what)) NN_LOG(Warning) << "manifests " << dir_ << ": " << what;
       conflicts.insert(std::move(what));
     }

@@ -75,7 +75,7 @@ class ManifestSource {
   struct FileState {
     std::vector<Object> objects;  // from the last good read
     size_t unsupported = 0;
-    bool loaded = false;              // a good read happened (objects are meaningful)
+    bool loaded = false;               // a good read happened (objects are meaningful)
     std::optional<std::string> error;  // the last read failed
   };
 
@@ -102,7 +102,7 @@ class ManifestSource {
   // cache receives merged views in order; mu_ is not held while the cache notifies its handlers, so a handler
   // may call stats() or fileErrors().
   std::mutex writeMu_;
-  mutable std::mutex mu_;  // guards everything below
+  mutable std::mutex mu_;                   // guards everything below
   std::map<std::string, FileState> files_;  // by file name: iteration order decides conflicts
   std::set<std::string> warnedConflicts_;   // "kind key in file", warned once
   SourceStats stats_;

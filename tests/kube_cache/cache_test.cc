@@ -25,10 +25,10 @@ Object svc(const std::string& name, const std::string& ip, int port = 80, const 
 
 Object slice(const std::string& name, const std::string& service, const std::string& podIp,
              const std::string& extraLabels = "") {
-  auto r = decodeObjectText(strCat(
-      R"({"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","metadata":{"namespace":"default","name":")",
-      name, R"(","labels":{"kubernetes.io/service-name":")", service, "\"", extraLabels,
-      R"(}},"addressType":"IPv4","endpoints":[{"addresses":[")", podIp, R"("]}],"ports":[{"port":8080}]})"));
+  auto r = decodeObjectText(
+      strCat(R"({"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","metadata":{"namespace":"default","name":")",
+             name, R"(","labels":{"kubernetes.io/service-name":")", service, "\"", extraLabels,
+             R"(}},"addressType":"IPv4","endpoints":[{"addresses":[")", podIp, R"("]}],"ports":[{"port":8080}]})"));
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message());
   return std::move(r).value();
 }
@@ -97,8 +97,8 @@ TEST(CacheTest, KindsAreSeparate) {
 TEST(CacheTest, ReplaceAllEmitsOnlyTheDifferences) {
   Cache cache;
   EXPECT_FALSE(cache.synced(ObjectKind::Service));
-  auto events = cache.replaceAll(ObjectKind::Service, {svc("a", "10.96.0.1"), svc("b", "10.96.0.2"),
-                                                       svc("c", "10.96.0.3")}, "100");
+  auto events = cache.replaceAll(ObjectKind::Service,
+                                 {svc("a", "10.96.0.1"), svc("b", "10.96.0.2"), svc("c", "10.96.0.3")}, "100");
   EXPECT_EQ(describe(events), "Added Service default/a, Added Service default/b, Added Service default/c");
   EXPECT_TRUE(cache.synced(ObjectKind::Service));
   EXPECT_FALSE(cache.synced(ObjectKind::EndpointSlice));
@@ -199,7 +199,8 @@ TEST(CacheTest, ProxyFilterDropsForeignAndHeadlessSlices) {
   Object plain = svc("web", "10.96.0.10");
   Object foreign = svc("other", "10.96.0.11", 80, "1", R"({"service.kubernetes.io/service-proxy-name":"foo"})");
   Object headlessSlice = slice("db-abc", "db", "10.85.0.7", R"(,"service.kubernetes.io/headless":"")");
-  Object foreignSlice = slice("other-abc", "other", "10.85.0.8", R"(,"service.kubernetes.io/service-proxy-name":"foo")");
+  Object foreignSlice =
+      slice("other-abc", "other", "10.85.0.8", R"(,"service.kubernetes.io/service-proxy-name":"foo")");
   Object plainSlice = slice("web-abc", "web", "10.85.0.5");
   EXPECT_TRUE(proxy(plain));
   EXPECT_FALSE(proxy(foreign));

@@ -133,8 +133,9 @@ TEST(ParseManifestTest, ObjectsInOrderOtherKindsCounted) {
 }
 
 TEST(ParseManifestTest, QuotedPortIsAFieldPathError) {
-  std::string text = std::string(kTwoServices) + "---\napiVersion: v1\nkind: Service\nmetadata: {name: c}\n"
-                                                 "spec:\n  ports:\n  - port: \"80\"\n";
+  std::string text = std::string(kTwoServices) +
+                     "---\napiVersion: v1\nkind: Service\nmetadata: {name: c}\n"
+                     "spec:\n  ports:\n  - port: \"80\"\n";
   auto r = parseManifest("svc.yaml", text);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message().rfind("svc.yaml: document 4 (line 22): Service default/c: spec.ports[0].port:", 0), 0u)
@@ -157,9 +158,10 @@ items:
   ASSERT_TRUE(typed.ok()) << typed.error().message();
   EXPECT_EQ(typed->unsupported, 1u);
 
-  auto badItem = parseManifest("list.yaml", "apiVersion: v1\nkind: List\nitems:\n"
-                                            "  - {apiVersion: v1, kind: Service, metadata: {name: ok}}\n"
-                                            "  - {apiVersion: v1, kind: Service, metadata: {name: bad}, spec: {type: Weird}}\n");
+  auto badItem = parseManifest("list.yaml",
+                               "apiVersion: v1\nkind: List\nitems:\n"
+                               "  - {apiVersion: v1, kind: Service, metadata: {name: ok}}\n"
+                               "  - {apiVersion: v1, kind: Service, metadata: {name: bad}, spec: {type: Weird}}\n");
   ASSERT_FALSE(badItem.ok()) << "one bad item fails the whole file";
   EXPECT_NE(badItem.error().message().find("list.yaml: items[1]: Service default/bad: spec.type"), std::string::npos)
       << badItem.error().message();

@@ -106,8 +106,8 @@ void waitForBatch(ManifestSource& src, uint64_t before) {
 }
 
 std::string service(const std::string& name, int port, const std::string& ip = "10.96.0.50") {
-  return strCat("apiVersion: v1\nkind: Service\nmetadata:\n  name: ", name, "\n  namespace: demo\nspec:\n  clusterIP: ",
-                ip, "\n  ports:\n    - port: ", port, "\n");
+  return strCat("apiVersion: v1\nkind: Service\nmetadata:\n  name: ", name,
+                "\n  namespace: demo\nspec:\n  clusterIP: ", ip, "\n  ports:\n    - port: ", port, "\n");
 }
 
 constexpr const char* kNode = R"(apiVersion: v1
@@ -389,6 +389,22 @@ TEST(ManifestSourceTest, ConfigMapVolumeSymlinkSwap) {
   EXPECT_EQ(log.waitForCount(1), std::vector<std::string>{"Modified Service demo/cm"});
   EXPECT_EQ(cache.snapshot()->service("demo/cm")->ports[0].port, 81);
   src.stop();
+}
+
+TEST(ManifestSourceTest, RescanAfterStopAndStartTwice) {
+  TempDir dir;
+  writeFile(dir / "a.yaml", service("a", 80));
+  Cache cache;
+  ManifestSource src(dir.path(), cache);
+  ASSERT_TRUE(src.start().ok());
+  EXPECT_FALSE(src.start().ok()) << "start() is once";
+  src.stop();
+  // Not watching any more: changes arrive only through an explicit rescan.
+  EventLog log(cache);
+  writeFile(dir / "b.yaml", service("b", 80, "10.96.0.54"));
+  fs::remove(dir / "a.yaml");
+  src.rescan();
+  EXPECT_EQ(log.take(), (std::vector<std::string>{"Deleted Service demo/a", "Added Service demo/b"}));
 }
 
 TEST(ManifestSourceTest, MissingDirectoryIsAnError) {
