@@ -309,7 +309,7 @@ class Connection::Impl {
       parser.get().body().data = buf.data();
       parser.get().body().size = buf.size();
       lowest.expires_after(streaming ? opts_.watchIdleTimeout : opts_.requestTimeout);
-      auto [rec, rn] = co_await http::async_read(stream, buffer_, parser, kTok);
+      auto [rec, rn] = co_await http::async_read_some(stream, buffer_, parser, kTok);
       if (rec == http::error::need_buffer) rec = {};
       size_t got = buf.size() - parser.get().body().size;
       if (streaming) {
