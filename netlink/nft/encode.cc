@@ -460,9 +460,10 @@ class RuleBuilder {
       case Field::CtOriginalIp6Daddr: return ct(NFT_CT_DST_IP6, dreg, true);
       case Field::CtOriginalProtoDst: return ct(NFT_CT_PROTO_DST, dreg, true);
       case Field::EtherSaddr: return payload(NFT_PAYLOAD_LL_HEADER, 6, len, dreg);
-      case Field::FibDaddrType: {
+      case Field::FibDaddrType:
+      case Field::FibSaddrType: {
         nftnl_expr* e = expr("fib");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, f == Field::FibDaddrType ? NFTA_FIB_F_DADDR : NFTA_FIB_F_SADDR);
         nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
         nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, dreg);
         return;
@@ -585,9 +586,10 @@ class RuleBuilder {
     if (flags) nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS, flags);
   }
   void add(const MarkSet& m) {
-    // mark | bits == (mark & ~bits) ^ bits: the kernel's bitwise expression is mask-and-xor.
+    // mark | bits == (mark & ~bits) ^ bits, and mark ^ bits == (mark & ~0) ^ bits: the kernel's bitwise
+    // expression is mask-and-xor.
     meta(NFT_META_MARK, NFT_REG_1);
-    uint32_t mask = ~m.orBits, xorv = m.orBits;
+    uint32_t mask = ~m.orBits, xorv = m.orBits ^ m.xorBits;
     bitwise(NFT_REG_1, &mask, &xorv, 4);
     nftnl_expr* e = expr("meta");
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);

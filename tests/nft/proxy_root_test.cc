@@ -76,9 +76,12 @@ Transaction proxyRuleset(Family family) {
   tx.add(Rule{.chain = "services",
               .statements = {match(Field::FibDaddrType, Value::fibType(FibAddrType::Local)),
                              vmap({Field::MetaL4proto, Field::ThDport}, "service-nodeports")}});
+  tx.add(Rule{.chain = "services",
+              .statements = {match(Field::FibSaddrType, Value::fibType(FibAddrType::Local)),
+                             Verdict::jump("mark-for-masquerade")}});
   tx.add(Rule{.chain = "masquerading",
               .statements = {Match{Field::MetaMark, CmpOp::Eq, Value::mark(0), 0x4000}, Verdict::ret()}});
-  tx.add(Rule{.chain = "masquerading", .statements = {MarkSet{0x4000}}});
+  tx.add(Rule{.chain = "masquerading", .statements = {MarkSet{.xorBits = 0x4000}}});
   tx.add(Rule{.chain = "masquerading", .statements = {Masquerade{.fullyRandom = true}}});
   tx.add(Rule{.chain = "mark-for-masquerade", .statements = {MarkSet{0x4000}}});
   tx.add(Rule{.chain = "service-X-ns1/svc1/tcp/p80",

@@ -48,7 +48,8 @@ struct Verdict {
 enum class CmpOp : uint8_t { Eq, Neq };
 
 /// `FIELD [& MASK] [!=] VALUE`: "ip daddr != 10.85.0.0/16", "meta l4proto tcp", "ct state new",
-/// "fib daddr type local", "meta mark & 0x00004000 == 0x00000000" (mask only for 32-bit host-order fields).
+/// "fib daddr type local", "fib saddr type local", "meta mark & 0x00004000 == 0x00000000" (mask only for 32-bit
+/// host-order fields).
 /// A ct state value matches when any of its bits is set (nft's flag semantics).
 struct Match {
   Field field = Field::IpSaddr;
@@ -106,9 +107,11 @@ struct Masquerade {
   bool persistent = false;
 };
 
-/// `meta mark set meta mark | BITS` (kube-proxy's "meta mark set meta mark or 0x4000").
+/// `meta mark set meta mark | BITS` (kube-proxy's "meta mark set meta mark or 0x4000"), or with xorBits
+/// `meta mark set meta mark ^ BITS` (its masquerading chain clears the bit it set). One of the two, not both.
 struct MarkSet {
   uint32_t orBits = 0;
+  uint32_t xorBits = 0;
 };
 
 enum class RejectKind : uint8_t { PortUnreachable, HostUnreachable, AdminProhibited, TcpReset };
@@ -307,6 +310,7 @@ inline std::string statementToString(const Statement& s, Family family) {
       return flags.empty() ? "masquerade" : "masquerade " + flags;
     }
     std::string operator()(const MarkSet& m) const {
+      if (m.xorBits) return strCat("meta mark set meta mark ^ ", Value::mark(m.xorBits).toString());
       return strCat("meta mark set meta mark | ", Value::mark(m.orBits).toString());
     }
     std::string operator()(const Reject& r) const {

@@ -247,7 +247,8 @@ class Transaction {
         bool ok;
         switch (m.field) {
           case Field::CtState: ok = m.value.kind() == Value::Kind::CtState; break;
-          case Field::FibDaddrType: ok = m.value.kind() == Value::Kind::FibType; break;
+          case Field::FibDaddrType:
+          case Field::FibSaddrType: ok = m.value.kind() == Value::Kind::FibType; break;
           case Field::MetaNfproto: ok = m.value.kind() == Value::Kind::Nfproto; break;
           default: ok = m.value.dataType() == fi.type && m.value.kind() != Value::Kind::CtState &&
                         m.value.kind() != Value::Kind::FibType && m.value.kind() != Value::Kind::Nfproto;
@@ -287,7 +288,10 @@ class Transaction {
         return okStatus();
       }
       Status operator()(const Masquerade&) const { return okStatus(); }
-      Status operator()(const MarkSet&) const { return okStatus(); }
+      Status operator()(const MarkSet& m) const {
+        if (m.orBits && m.xorBits) return Error("a mark statement sets either | or ^ bits, not both");
+        return okStatus();
+      }
       Status operator()(const Reject&) const { return okStatus(); }
     };
     return std::visit(V{*this}, s);

@@ -110,6 +110,7 @@ enum class Field : uint8_t {
   CtOriginalProtoDst,
   FibDaddrType,
   EtherSaddr,  // bridge family: the Ethernet source address (link-layer header offset 6)
+  FibSaddrType,  // the route type of the source address ("fib saddr type local": sent by this host)
 };
 
 struct FieldInfo {
@@ -144,6 +145,7 @@ inline const FieldInfo& fieldInfo(Field f) {
       {"ct original proto-dst", DataType::InetService, 2},
       {"fib daddr type", DataType::Integer, 4},
       {"ether saddr", DataType::EtherAddr, 6},
+      {"fib saddr type", DataType::Integer, 4},
   };
   return kInfo[static_cast<size_t>(f)];
 }
