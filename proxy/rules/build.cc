@@ -215,8 +215,8 @@ class Builder {
     rule(kMarkMasqChain, {nft::MarkSet{cfg_.masqueradeBit}});
     rule(kMasqueradingChain,
          {nft::Match{Field::MetaMark, nft::CmpOp::Eq, Value::mark(0), cfg_.masqueradeBit}, Verdict::ret()});
-    // TODO(proxy): clear the bit before masquerading (kube-proxy: meta mark set meta mark ^ 0x4000) once the
-    // model has an XOR/AND mark statement; until then a marked packet that loops back is masqueraded again.
+    // Clear the bit before masquerading, so a packet that loops back through the node is judged afresh.
+    rule(kMasqueradingChain, {nft::MarkSet{.xorBits = cfg_.masqueradeBit}});
     rule(kMasqueradingChain, {nft::Masquerade{.fullyRandom = true}});
     rule(kRejectChain, {nft::Reject{}});
     if (clusterCIDRs_.size() > 1 && !cfg_.masqueradeAll) {
@@ -393,8 +393,13 @@ class Builder {
         for (const Cidr& c : clusterCIDRs_)
           rule(externalChain, {nft::match(saddr_, Value::prefix(c)), Verdict::goTo(clusterChain)},
                "short-circuit pod traffic");
-        // TODO(proxy): kube-proxy also sends `fib saddr type local` (host-originated) traffic to the cluster
-        // chain with masquerade; the model has no `fib saddr type` field yet.
+        // Traffic from the node itself to an external address: masquerade it so replies return here, and let it
+        // use any endpoint (kube-proxy's "masquerade local traffic" / "short-circuit local traffic").
+        const Value local = Value::fibType(nft::FibAddrType::Local);
+        rule(externalChain, {nft::match(Field::FibSaddrType, local), Verdict::jump(str(kMarkMasqChain))},
+             "masquerade local traffic");
+        rule(externalChain, {nft::match(Field::FibSaddrType, local), Verdict::goTo(clusterChain)},
+             "short-circuit local traffic");
       }
       if (hasExternal) rule(externalChain, {Verdict::goTo(externalPolicyChain)});
     }

@@ -113,6 +113,8 @@ class Tracer {
       case Field::CtState: return Value::ctState(nft::ct::kNew);
       case Field::FibDaddrType:
         return Value::fibType(isLocal(p.daddr) ? nft::FibAddrType::Local : nft::FibAddrType::Unicast);
+      case Field::FibSaddrType:
+        return Value::fibType(isLocal(p.saddr) ? nft::FibAddrType::Local : nft::FibAddrType::Unicast);
       default: ADD_FAILURE() << "tracer: unmodelled field " << nft::fieldInfo(f).text; return std::nullopt;
     }
   }
@@ -180,7 +182,7 @@ class Tracer {
         p.masquerade = true;
         return {{p, nft::Verdict::accept()}};
       } else if (auto* ms = std::get_if<nft::MarkSet>(&s)) {
-        p.mark |= ms->orBits;
+        p.mark = (p.mark | ms->orBits) ^ ms->xorBits;
       } else if (std::get_if<nft::Reject>(&s)) {
         Action a{p, nft::Verdict::drop()};
         a.reject = true;
