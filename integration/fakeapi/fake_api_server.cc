@@ -57,8 +57,9 @@ constexpr ResourceInfo kResources[] = {
 const ResourceInfo& info(Resource r) { return kResources[static_cast<int>(r)]; }
 
 std::string statusJson(int code, const std::string& reason, const std::string& message) {
-  return json{{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"},
-              {"message", message},   {"reason", reason},   {"code", code}}
+  return json{{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+              {"status", "Failure"}, {"message", message}, {"reason", reason},
+              {"code", code}}
       .dump();
 }
 
@@ -141,7 +142,8 @@ class FakeApiServer::Impl {
     std::string key = ns + "/" + meta.value("name", "");
     auto& store = objects_[static_cast<int>(r)];
     bool existed = store.count(key) > 0;
-    if (!meta.contains("uid")) meta["uid"] = existed ? store[key]["metadata"].value("uid", "") : strCat("uid-", rv_ + 1);
+    if (!meta.contains("uid"))
+      meta["uid"] = existed ? store[key]["metadata"].value("uid", "") : strCat("uid-", rv_ + 1);
     meta["resourceVersion"] = std::to_string(++rv_);
     store[key] = obj;
     record(r, existed ? "MODIFIED" : "ADDED", obj);
@@ -249,8 +251,8 @@ class FakeApiServer::Impl {
     return eventLine("BOOKMARK", obj);
   }
   std::string goneLine(int64_t oldest) const {
-    return eventLine("ERROR", json::parse(statusJson(410, "Expired", strCat("too old resource version: ", oldest,
-                                                                             " (", rv_, ")"))));
+    return eventLine(
+        "ERROR", json::parse(statusJson(410, "Expired", strCat("too old resource version: ", oldest, " (", rv_, ")"))));
   }
 
   net::awaitable<void> acceptLoop() {
@@ -332,7 +334,8 @@ class FakeApiServer::Impl {
         }
       }
       if (!res || req.method() != http::verb::get) {
-        if (!co_await writeSimple(stream, 404, statusJson(404, "NotFound", "the server could not find the requested resource"),
+        if (!co_await writeSimple(stream, 404,
+                                  statusJson(404, "NotFound", "the server could not find the requested resource"),
                                   req.keep_alive()))
           co_return;
         continue;
@@ -365,8 +368,9 @@ class FakeApiServer::Impl {
     if (auto c = query.find("continue"); c != query.end() && !c->second.empty()) {
       auto it = snapshots_.find(c->second);
       if (it == snapshots_.end())
-        return {410, statusJson(410, "Expired", "The provided continue parameter is too old to display a consistent "
-                                                "list result. You can start a new list without the continue parameter.")};
+        return {410, statusJson(410, "Expired",
+                                "The provided continue parameter is too old to display a consistent "
+                                "list result. You can start a new list without the continue parameter.")};
       snap = std::move(it->second);
       snapshots_.erase(it);
     } else {

@@ -246,7 +246,7 @@ Result<std::string> dataOrFile(const Node& n, const std::string& dataKey, const 
 }
 
 Result<ClientConfig> parseKubeconfigChecked(const YAML::Node& root, const std::string& baseDir,
-                                           const std::string& contextOverride) {
+                                            const std::string& contextOverride) {
   if (!root.IsMap()) return Error("expected a mapping at the top level");
   Node top(root, "");
   std::string contextName = contextOverride;

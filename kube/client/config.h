@@ -59,15 +59,15 @@ using TokenSourcePtr = std::shared_ptr<TokenSource>;
 /// Everything a Connection needs. Certificates and keys are held as PEM text (files are read when the config
 /// is built, so a missing file is a config error, not a connect error).
 struct ClientConfig {
-  std::string server;             // the URL as given ("https://10.96.0.1:443")
-  ServerUrl url;                  // parsed from server
-  std::string caPem;              // trusted CAs; empty = the system's default store
+  std::string server;  // the URL as given ("https://10.96.0.1:443")
+  ServerUrl url;       // parsed from server
+  std::string caPem;   // trusted CAs; empty = the system's default store
   bool insecureSkipTlsVerify = false;
-  std::string tlsServerName;      // overrides the name checked against the certificate (kubeconfig tls-server-name)
-  std::string clientCertPem;      // client certificate (chain), with clientKeyPem
+  std::string tlsServerName;  // overrides the name checked against the certificate (kubeconfig tls-server-name)
+  std::string clientCertPem;  // client certificate (chain), with clientKeyPem
   std::string clientKeyPem;
-  TokenSourcePtr token;           // never null after loading; may hold an empty token
-  std::string nameSpace;          // the context's namespace (informational; nodenet watches all namespaces)
+  TokenSourcePtr token;   // never null after loading; may hold an empty token
+  std::string nameSpace;  // the context's namespace (informational; nodenet watches all namespaces)
 
   /// Replaces the server URL (kube-proxy's --master wins over the kubeconfig). Credentials are kept.
   Status overrideServer(std::string_view url);

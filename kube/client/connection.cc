@@ -6,7 +6,6 @@
 #include <openssl/x509v3.h>
 
 #include <atomic>
-#include <cctype>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cctype>
 #include <limits>
 #include <optional>
 
@@ -326,9 +326,10 @@ class Connection::Impl {
       }
       if (rec) {
         if (stopped_) co_return Error("stopped");
-        std::string what = rec == beast::error::timeout
-                               ? strCat("no data for ", (streaming ? opts_.watchIdleTimeout : opts_.requestTimeout).count(), " ms")
-                               : rec.message();
+        std::string what =
+            rec == beast::error::timeout
+                ? strCat("no data for ", (streaming ? opts_.watchIdleTimeout : opts_.requestTimeout).count(), " ms")
+                : rec.message();
         if (streaming) co_return Error(strCat("stream broken after ", ex.lines, " lines: ", what));
         co_return Error("read response body: " + what);
       }

@@ -180,8 +180,8 @@ Reflector::Next Reflector::watch() {
         break;
       default:
         if (ev->invalid)
-          NN_LOG(Warning) << kindName << " watch: " << watchEventTypeName(ev->type) << " carries an invalid object: "
-                          << ev->invalid->error.message();
+          NN_LOG(Warning) << kindName << " watch: " << watchEventTypeName(ev->type)
+                          << " carries an invalid object: " << ev->invalid->error.message();
         sink_.onEvent(opts_.kind, *ev);
         ++delivered;
         break;

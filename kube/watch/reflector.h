@@ -64,11 +64,11 @@ struct ReflectorOptions {
 class Reflector {
  public:
   struct Stats {
-    size_t lists = 0;        // complete (re)lists
-    size_t relists410 = 0;   // relists caused by 410
-    size_t watches = 0;      // watch requests started
-    size_t failures = 0;     // failed lists/watches (each followed by a backoff)
-    size_t badLines = 0;     // undecodable watch lines
+    size_t lists = 0;       // complete (re)lists
+    size_t relists410 = 0;  // relists caused by 410
+    size_t watches = 0;     // watch requests started
+    size_t failures = 0;    // failed lists/watches (each followed by a backoff)
+    size_t badLines = 0;    // undecodable watch lines
     std::string resourceVersion;
   };
 

@@ -67,7 +67,8 @@ struct Watcher {
 
 TEST(Client, ListWithPaginationOnOneConnection) {
   auto server = startServer();
-  for (int i = 0; i < 5; ++i) server->upsert(Resource::Services, service("ns", "svc" + std::to_string(i), "10.96.0." + std::to_string(i + 1)));
+  for (int i = 0; i < 5; ++i)
+    server->upsert(Resource::Services, service("ns", "svc" + std::to_string(i), "10.96.0." + std::to_string(i + 1)));
   auto conn = connect(*server);
   std::vector<std::string> names;
   std::string cont, rv;
@@ -145,8 +146,8 @@ TEST(Client, WatchStreamsEventsInOrderWithBookmark) {
                    (e->object ? " " + metaOf(*e->object).name : " @" + e->resourceVersion));
   }
   int bookmarkRv = std::stoi(rv) - 1;
-  EXPECT_THAT(seen, ElementsAre("ADDED b", "MODIFIED a", "DELETED b", "BOOKMARK @" + std::to_string(bookmarkRv),
-                                "ADDED c"));
+  EXPECT_THAT(seen,
+              ElementsAre("ADDED b", "MODIFIED a", "DELETED b", "BOOKMARK @" + std::to_string(bookmarkRv), "ADDED c"));
   EXPECT_EQ(w.events.back()->resourceVersion, rv);
 }
 
@@ -167,8 +168,9 @@ TEST(Client, ServerTimeoutReturnsCleanlyAndConnectionIsReused) {
   auto server = startServer();
   auto conn = connect(*server);
   auto start = std::chrono::steady_clock::now();
-  auto r = conn->watch(kServices, {{"watch", "1"}, {"resourceVersion", server->resourceVersion()}, {"timeoutSeconds", "1"}},
-                       [](std::string_view) { return true; });
+  auto r =
+      conn->watch(kServices, {{"watch", "1"}, {"resourceVersion", server->resourceVersion()}, {"timeoutSeconds", "1"}},
+                  [](std::string_view) { return true; });
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(r->lines, 0u);

@@ -1,4 +1,6 @@
 // kubeconfig and in-cluster config parsing. Files live in a per-test temp dir; no network.
+#include "kube/client/config.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -7,8 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include "kube/client/config.h"
 
 namespace nodenet::kube {
 namespace {
@@ -56,7 +56,8 @@ clusters:
 - name: c1
   cluster:
     server: https://10.96.0.1:6443
-)" + clusterExtra + R"(users:
+)" + clusterExtra +
+         R"(users:
 - name: u1
   user:
 )" + userExtra;
@@ -117,9 +118,9 @@ TEST(Kubeconfig, RelativeFilesResolveAgainstItsDirectory) {
   dir.write("pki/client.crt", "CERT PEM");
   dir.write("/abs-key", "KEY PEM");
   dir.write("tok", "file-token\n");
-  std::string text = kubeconfig("    certificate-authority: pki/ca.crt\n    insecure-skip-tls-verify: true\n",
-                                "    client-certificate: pki/client.crt\n    client-key: " + dir.path() +
-                                    "/abs-key\n    tokenFile: tok\n");
+  std::string text = kubeconfig(
+      "    certificate-authority: pki/ca.crt\n    insecure-skip-tls-verify: true\n",
+      "    client-certificate: pki/client.crt\n    client-key: " + dir.path() + "/abs-key\n    tokenFile: tok\n");
   std::string path = dir.write("sub/config", text);
   // The kubeconfig sits in sub/, so relative paths must resolve against sub/: move the files there.
   fs::rename(dir.path() + "/pki", dir.path() + "/sub/pki");
@@ -135,9 +136,10 @@ TEST(Kubeconfig, RelativeFilesResolveAgainstItsDirectory) {
 
 TEST(Kubeconfig, DataWinsOverFileAndTokenOverTokenFile) {
   TempDir dir;
-  auto cfg = parseKubeconfig(kubeconfig("    certificate-authority-data: aGVsbG8=\n    certificate-authority: missing\n",
-                                        "    token: lit\n    tokenFile: missing\n"),
-                             dir.path());
+  auto cfg =
+      parseKubeconfig(kubeconfig("    certificate-authority-data: aGVsbG8=\n    certificate-authority: missing\n",
+                                 "    token: lit\n    tokenFile: missing\n"),
+                      dir.path());
   ASSERT_TRUE(cfg.ok()) << cfg.error().message();
   EXPECT_EQ(cfg->caPem, "hello");
   EXPECT_EQ(cfg->token->token(), "lit");
@@ -168,11 +170,11 @@ TEST(Kubeconfig, ErrorsNameTheKeyPath) {
               HasSubstr("contexts: no entry named \"x\""));
   EXPECT_THAT(parseKubeconfig("contexts: []\n", "").error().message(), HasSubstr("current-context: missing"));
   EXPECT_THAT(parseKubeconfig("a: [b\n", "").error().message(), HasSubstr("invalid YAML"));
-  EXPECT_THAT(parseKubeconfig("current-context: other\n" + kubeconfig("", "").substr(kubeconfig("", "").find("contexts")),
-                              "")
-                  .error()
-                  .message(),
-              HasSubstr("clusters: no entry named \"nowhere\""));
+  EXPECT_THAT(
+      parseKubeconfig("current-context: other\n" + kubeconfig("", "").substr(kubeconfig("", "").find("contexts")), "")
+          .error()
+          .message(),
+      HasSubstr("clusters: no entry named \"nowhere\""));
   auto missing = loadKubeconfig(dir.path() + "/none");
   EXPECT_THAT(missing.error().message(), HasSubstr("kubeconfig: open " + dir.path() + "/none"));
   auto bad = dir.write("bad", kubeconfig("", "    client-key-data: x\n    client-certificate-data: x\n"));

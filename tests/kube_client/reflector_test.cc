@@ -1,5 +1,7 @@
 // The reflector against the fake API server on 127.0.0.1: list, watch, relist on 410, re-watch after
 // disconnects and bad lines without relisting, bookmarks, and feeding a kube::Cache.
+#include "kube/watch/reflector.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,7 +10,6 @@
 
 #include "integration/fakeapi/fake_api_server.h"
 #include "kube/watch/cache_sink.h"
-#include "kube/watch/reflector.h"
 
 namespace nodenet::kube {
 namespace {
