@@ -123,7 +123,9 @@ class Connection::Impl {
 
   void stop() {
     stopped_ = true;
-    net::post(ioc_, [this] { closeStream(); });
+    // Only close the socket here: a read may be pending on the stream, so the stream object must live until
+    // that read completes (with operation_aborted) and run() cleans up.
+    net::post(ioc_, [this] { cancelStream(); });
   }
   bool stopped() const { return stopped_; }
   size_t connects() const { return connects_; }
@@ -183,6 +185,12 @@ class Connection::Impl {
     return false;
   }
 
+  void cancelStream() {
+    if (secure_) beast::get_lowest_layer(*secure_).close();
+    if (plain_) plain_->close();
+  }
+
+  // Only while no operation is pending on the stream.
   void closeStream() {
     if (secure_) beast::get_lowest_layer(*secure_).close();
     if (plain_) plain_->close();

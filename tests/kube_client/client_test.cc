@@ -359,6 +359,20 @@ TEST(ClientTls, CertificateForAnotherAddressIsRefused) {
   EXPECT_EQ((*Connection::create(*cfg))->get(kServices)->status, 200u);
 }
 
+TEST(ClientTls, StopFromAnotherThreadEndsABlockedWatch) {
+  fakeapi::Options o;
+  o.tls = true;
+  auto server = startServer(o);
+  auto conn = connect(*server);
+  Watcher w;
+  w.start(*conn, {{"watch", "1"}}, 100);
+  ASSERT_TRUE(server->waitForWatches(1, 5s));
+  conn->stop();
+  auto r = w.wait();
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message(), HasSubstr("stopped"));
+}
+
 TEST(ClientTls, BadCaPemIsAConfigError) {
   auto cfg = masterOnlyConfig("https://127.0.0.1:1");
   cfg->caPem = "not a certificate";
