@@ -142,10 +142,9 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
       s.kind = Index::Kind::ExternalName;
       auto target = Name::fromText(svc->externalName);
       // CoreDNS serves an ExternalName only when it is a host name (HostType CNAME), never an IP literal.
-      if (svc->externalName.empty() || !target.ok() || target->isRoot() ||
-          IpAddress::parse(svc->externalName).ok()) {
-        skip(stats, strCat("Service ", svc->meta.key(), ": externalName \"", svc->externalName,
-                           "\" is not a host name"));
+      if (svc->externalName.empty() || !target.ok() || target->isRoot() || IpAddress::parse(svc->externalName).ok()) {
+        skip(stats,
+             strCat("Service ", svc->meta.key(), ": externalName \"", svc->externalName, "\" is not a host name"));
         continue;
       }
       s.externalName = target->canonical();
@@ -190,8 +189,7 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
     for (const auto& ep : slice->endpoints) {
       if (!all && !ep.conditions.isReady()) continue;
       if (!ep.hostname.empty() && !validHostnameLabel(ep.hostname)) {
-        skip(stats, strCat("EndpointSlice ", slice->meta.key(), ": hostname \"", ep.hostname,
-                           "\" is not a DNS label"));
+        skip(stats, strCat("EndpointSlice ", slice->meta.key(), ": hostname \"", ep.hostname, "\" is not a DNS label"));
         continue;
       }
       if (group == UINT32_MAX) group = internPortGroup(s, slicePorts(*slice));
@@ -269,8 +267,8 @@ bool Index::namespaceExists(std::string_view lowercaseNs) const {
 }
 
 std::span<const Index::PtrEntry> Index::findPtr(const IpAddress& ip) const {
-  auto lo = std::lower_bound(ptr_.begin(), ptr_.end(), ip,
-                             [](const PtrEntry& p, const IpAddress& a) { return p.first < a; });
+  auto lo =
+      std::lower_bound(ptr_.begin(), ptr_.end(), ip, [](const PtrEntry& p, const IpAddress& a) { return p.first < a; });
   auto hi = lo;
   while (hi != ptr_.end() && hi->first == ip) ++hi;
   return {lo, hi};

@@ -60,6 +60,7 @@ struct Config {
 /// The input of buildIndex(): borrowed views of the cache's objects, valid for the duration of the call only
 /// (the Index copies what it keeps).
 struct Snapshot {
+  /// Non-null; any order (the index sorts them).
   std::vector<const kube::Service*> services;
   std::vector<const kube::EndpointSlice*> slices;
   /// Names of existing Namespaces, if the caller watches them. A namespace also counts as existing when it holds
@@ -122,7 +123,7 @@ class Index {
   /// A port as DNS sees it. A Service or slice without ports gets one sentinel (port -1, no name) so its
   /// address records still exist, as CoreDNS does; sentinels never produce SRV records.
   struct Port {
-    std::string name;  // lowercase; "" for unnamed ports
+    std::string name;   // lowercase; "" for unnamed ports
     std::string proto;  // "tcp", "udp", "sctp"; "" for the sentinel
     int32_t port = -1;
     bool operator==(const Port&) const = default;
@@ -138,10 +139,10 @@ class Index {
     Kind kind = Kind::ClusterIP;
     Name name;  // <svc>.<ns>.svc.<zone>, canonical
     std::vector<IpAddress> clusterIPs;
-    Name externalName;  // ExternalName only
-    std::vector<Port> ports;  // the Service's own ports (ClusterIP answers)
+    Name externalName;                          // ExternalName only
+    std::vector<Port> ports;                    // the Service's own ports (ClusterIP answers)
     std::vector<std::vector<Port>> portGroups;  // distinct port lists of its slices
-    std::vector<Endpoint> endpoints;  // ready (or all with publishNotReadyAddresses), sorted by label
+    std::vector<Endpoint> endpoints;            // ready (or all with publishNotReadyAddresses), sorted by label
     /// Every distinct endpoint address, sorted: the headless answer for the bare service name.
     std::vector<IpAddress> endpointAddrs;
   };
@@ -151,18 +152,25 @@ class Index {
     int32_t endpoint = -1;
   };
 
+  /// The zone, canonical (lowercase).
   const Name& zone() const { return zone_; }
+  /// TTL of every answer record (Config::ttl).
   uint32_t ttl() const { return ttl_; }
+  /// The SOA serial (Snapshot::serial).
   uint32_t serial() const { return serial_; }
+  /// What was indexed and what was skipped, with reasons.
   const BuildStats& stats() const { return stats_; }
+  /// Config::nameservers.
   const std::vector<IpAddress>& nameservers() const { return nameservers_; }
 
   /// The service with this canonical-or-not name (<svc>.<ns>.svc.<zone>), or nullptr.
   const Service* findService(const Name& name) const;
+  /// True when the namespace (already lowercased) was listed or holds a Service or EndpointSlice.
   bool namespaceExists(std::string_view lowercaseNs) const;
   using PtrEntry = std::pair<IpAddress, PtrRef>;
   /// PTR targets for an address (all entries carry `ip`), in a stable order; empty when unknown.
   std::span<const PtrEntry> findPtr(const IpAddress& ip) const;
+  /// The service a PtrRef names. Precondition: i came from this index.
   const Service& service(uint32_t i) const { return services_[i]; }
 
  private:

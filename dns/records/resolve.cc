@@ -23,14 +23,14 @@ namespace {
 /// What a name means inside (or outside) the zone.
 enum class NameKind : uint8_t {
   NotInZone,
-  Reverse,      // a well-formed in-addr.arpa / ip6.arpa name
-  Apex,         // <zone>
-  NoData,       // exists, never has records: svc.<zone>, <ns>.svc.<zone>, pod.<zone>, <ns>.pod.<zone>
+  Reverse,  // a well-formed in-addr.arpa / ip6.arpa name
+  Apex,     // <zone>
+  NoData,   // exists, never has records: svc.<zone>, <ns>.svc.<zone>, pod.<zone>, <ns>.pod.<zone>
   NxDomain,
-  DnsVersion,   // dns-version.<zone>
-  Nameserver,   // ns.dns.<zone>
-  Pod,          // a-b-c-d.<ns>.pod.<zone>
-  Service,      // [endpoint. | _port._proto.]<svc>.<ns>.svc.<zone>
+  DnsVersion,  // dns-version.<zone>
+  Nameserver,  // ns.dns.<zone>
+  Pod,         // a-b-c-d.<ns>.pod.<zone>
+  Service,     // [endpoint. | _port._proto.]<svc>.<ns>.svc.<zone>
 };
 
 struct Request {
@@ -139,7 +139,8 @@ class Resolver {
       const auto refs = ix_.findPtr(r.ip);
       if (refs.empty()) return Outcome::NotInZone;
       start(Rcode::NoError);
-      for (const auto& [ip, ref] : refs) c_.add(Section::Answer, makeNameRecord(qname, RRType::PTR, ix_.ttl_, ptrTarget(ref)));
+      for (const auto& [ip, ref] : refs)
+        c_.add(Section::Answer, makeNameRecord(qname, RRType::PTR, ix_.ttl_, ptrTarget(ref)));
       return Outcome::Answered;
     }
 
@@ -153,7 +154,8 @@ class Resolver {
         } else if (qtype == RRType::NS) {
           add(makeNameRecord(qname, RRType::NS, ix_.ttl_, ix_.nsName_));
           for (const auto& ip : ix_.nameservers_)
-            c_.add(Section::Additional, ip.isV4() ? makeA(ix_.nsName_, ix_.ttl_, ip) : makeAAAA(ix_.nsName_, ix_.ttl_, ip));
+            c_.add(Section::Additional,
+                   ip.isV4() ? makeA(ix_.nsName_, ix_.ttl_, ip) : makeAAAA(ix_.nsName_, ix_.ttl_, ip));
           return Outcome::Answered;
         }
         break;
@@ -231,9 +233,12 @@ class Resolver {
     const bool isSvc = labelIs(top, "svc");
     const bool isPod = labelIs(top, "pod");
     if (!isSvc && !isPod) {
-      if (rel == 1 && labelIs(top, "dns-version")) r.kind = NameKind::DnsVersion;
-      else if (rel == 2 && labelIs(top, "dns") && labelIs(labelAt(qname, 0), "ns")) r.kind = NameKind::Nameserver;
-      else r.kind = NameKind::NxDomain;
+      if (rel == 1 && labelIs(top, "dns-version"))
+        r.kind = NameKind::DnsVersion;
+      else if (rel == 2 && labelIs(top, "dns") && labelIs(labelAt(qname, 0), "ns"))
+        r.kind = NameKind::Nameserver;
+      else
+        r.kind = NameKind::NxDomain;
       return r;
     }
     if (rel == 1) {
@@ -416,7 +421,9 @@ class Resolver {
   /// the additional section, once per (target, address).
   void answerSrv(const Name& owner, std::vector<Host>& hosts) {
     const auto weight = static_cast<uint16_t>(std::max<size_t>(1, 100 / hosts.size()));
-    auto label = [](const Host& h) -> std::string_view { return h.ep ? std::string_view(h.ep->label) : std::string_view(); };
+    auto label = [](const Host& h) -> std::string_view {
+      return h.ep ? std::string_view(h.ep->label) : std::string_view();
+    };
     std::stable_sort(hosts.begin(), hosts.end(), [&](const Host& a, const Host& b) {
       return std::tuple(label(a), a.port, a.ip) < std::tuple(label(b), b.port, b.ip);
     });

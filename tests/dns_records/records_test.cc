@@ -3,7 +3,8 @@
 // Cluster plan (zone cluster.local, TTL 5), decoded from API JSON through kube::decodeObjectListText:
 //
 //   namespace  service        kind                          addresses / endpoints                      ports
-//   default    web            ClusterIP                     10.96.0.10                                 http 80/TCP, dns 53/UDP
+//   default    web            ClusterIP                     10.96.0.10                                 http 80/TCP, dns
+//   53/UDP
 //                             slice web-1 (IPv4)            10.244.0.5 ready, hostname web-a          http 8080/TCP
 //   default    dual           ClusterIP dual-stack          10.96.0.20, fd00:96::20                    https 443/TCP
 //   default    noports        ClusterIP                     10.96.0.30                                 (none)
@@ -18,18 +19,19 @@
 //   prod       ext            ExternalName example.com
 //   prod       alias          ExternalName web.default.svc.cluster.local
 //   empty      (no objects; listed in Snapshot::namespaces)
+#include "dns/records/records.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/strings.h"
-#include "dns/records/records.h"
 #include "dns/wire/message.h"
 #include "kube/objects/decode.h"
 
@@ -142,15 +144,19 @@ IndexPtr build(const Cluster& c, Config cfg = {}, std::vector<std::string> names
 /// Presentation form of a record, as dig prints it (minus the class): "name. ttl TYPE rdata".
 std::string show(const ResourceRecord& rr) {
   std::string data;
-  if (auto* a = std::get_if<RdataA>(&rr.rdata)) data = a->addr.toString();
-  else if (auto* a6 = std::get_if<RdataAAAA>(&rr.rdata)) data = a6->addr.toString();
-  else if (auto* n = std::get_if<RdataName>(&rr.rdata)) data = n->name.toText();
+  if (auto* a = std::get_if<RdataA>(&rr.rdata))
+    data = a->addr.toString();
+  else if (auto* a6 = std::get_if<RdataAAAA>(&rr.rdata))
+    data = a6->addr.toString();
+  else if (auto* n = std::get_if<RdataName>(&rr.rdata))
+    data = n->name.toText();
   else if (auto* s = std::get_if<RdataSrv>(&rr.rdata))
     data = strCat(s->priority, " ", s->weight, " ", s->port, " ", s->target.toText());
-  else if (auto* t = std::get_if<RdataTxt>(&rr.rdata)) data = "\"" + join(t->strings, "\" \"") + "\"";
+  else if (auto* t = std::get_if<RdataTxt>(&rr.rdata))
+    data = "\"" + join(t->strings, "\" \"") + "\"";
   else if (auto* soa = std::get_if<RdataSoa>(&rr.rdata))
-    data = strCat(soa->mname.toText(), " ", soa->rname.toText(), " ", soa->serial, " ", soa->refresh, " ",
-                  soa->retry, " ", soa->expire, " ", soa->minimum);
+    data = strCat(soa->mname.toText(), " ", soa->rname.toText(), " ", soa->serial, " ", soa->refresh, " ", soa->retry,
+                  " ", soa->expire, " ", soa->minimum);
   return strCat(rr.owner.toText(), " ", rr.ttl, " ", rrTypeName(rr.type), " ", data);
 }
 
@@ -294,8 +300,9 @@ TEST_F(RecordsTest, BareNameSrvListsEveryPort) {
   // CoreDNS: an empty port/protocol matches every port, so SRV on the service name lists them all and splits
   // the weight between the (address, port) pairs.
   Reply r = ask("web.default.svc.cluster.local", RRType::SRV);
-  EXPECT_THAT(r.answer, UnorderedElementsAre("web.default.svc.cluster.local. 5 SRV 0 50 80 web.default.svc.cluster.local.",
-                                             "web.default.svc.cluster.local. 5 SRV 0 50 53 web.default.svc.cluster.local."));
+  EXPECT_THAT(r.answer,
+              UnorderedElementsAre("web.default.svc.cluster.local. 5 SRV 0 50 80 web.default.svc.cluster.local.",
+                                   "web.default.svc.cluster.local. 5 SRV 0 50 53 web.default.svc.cluster.local."));
   EXPECT_THAT(r.additional, ElementsAre("web.default.svc.cluster.local. 5 A 10.96.0.10"));
 }
 
@@ -311,16 +318,16 @@ TEST_F(RecordsTest, DualStackSrvIsOneRecordWithBothFamiliesInAdditional) {
 TEST_F(RecordsTest, HeadlessSrvOnePerReadyEndpointWithAddresses) {
   Reply r = ask("_pg._tcp.db.prod.svc.cluster.local", RRType::SRV);
   // Five (address, port) pairs: 10.1.0.1 and fd00:1::1 (db-0), 10.1.0.2, 10.1.0.5, 10.1.0.6 -> weight 20.
-  EXPECT_THAT(r.answer, ElementsAre(
-      "_pg._tcp.db.prod.svc.cluster.local. 5 SRV 0 20 5432 10-1-0-5.db.prod.svc.cluster.local.",
-      "_pg._tcp.db.prod.svc.cluster.local. 5 SRV 0 20 5432 10-1-0-6.db.prod.svc.cluster.local.",
-      "_pg._tcp.db.prod.svc.cluster.local. 5 SRV 0 20 5432 db-0.db.prod.svc.cluster.local.",
-      "_pg._tcp.db.prod.svc.cluster.local. 5 SRV 0 20 5432 db-1.db.prod.svc.cluster.local."));
-  EXPECT_THAT(r.additional, ElementsAre("10-1-0-5.db.prod.svc.cluster.local. 5 A 10.1.0.5",
-                                        "10-1-0-6.db.prod.svc.cluster.local. 5 A 10.1.0.6",
-                                        "db-0.db.prod.svc.cluster.local. 5 A 10.1.0.1",
-                                        "db-0.db.prod.svc.cluster.local. 5 AAAA fd00:1::1",
-                                        "db-1.db.prod.svc.cluster.local. 5 A 10.1.0.2"));
+  EXPECT_THAT(r.answer,
+              ElementsAre("_pg._tcp.db.prod.svc.cluster.local. 5 SRV 0 20 5432 10-1-0-5.db.prod.svc.cluster.local.",
+                          "_pg._tcp.db.prod.svc.cluster.local. 5 SRV 0 20 5432 10-1-0-6.db.prod.svc.cluster.local.",
+                          "_pg._tcp.db.prod.svc.cluster.local. 5 SRV 0 20 5432 db-0.db.prod.svc.cluster.local.",
+                          "_pg._tcp.db.prod.svc.cluster.local. 5 SRV 0 20 5432 db-1.db.prod.svc.cluster.local."));
+  EXPECT_THAT(
+      r.additional,
+      ElementsAre("10-1-0-5.db.prod.svc.cluster.local. 5 A 10.1.0.5",
+                  "10-1-0-6.db.prod.svc.cluster.local. 5 A 10.1.0.6", "db-0.db.prod.svc.cluster.local. 5 A 10.1.0.1",
+                  "db-0.db.prod.svc.cluster.local. 5 AAAA fd00:1::1", "db-1.db.prod.svc.cluster.local. 5 A 10.1.0.2"));
 }
 
 TEST_F(RecordsTest, UnderscoreIsOptionalAsCoreDns) {
@@ -333,8 +340,9 @@ TEST_F(RecordsTest, UnderscoreIsOptionalAsCoreDns) {
 TEST_F(RecordsTest, HeadlessAnswersReadyEndpointsDeduplicatedAcrossSlices) {
   Reply r = ask("db.prod.svc.cluster.local", RRType::A);
   // Not 10.1.0.3 (not ready) nor 10.1.0.4 (terminating); 10.1.0.1 is in two slices but answered once.
-  EXPECT_THAT(r.answer, ElementsAre("db.prod.svc.cluster.local. 5 A 10.1.0.1", "db.prod.svc.cluster.local. 5 A 10.1.0.2",
-                                    "db.prod.svc.cluster.local. 5 A 10.1.0.5", "db.prod.svc.cluster.local. 5 A 10.1.0.6"));
+  EXPECT_THAT(r.answer,
+              ElementsAre("db.prod.svc.cluster.local. 5 A 10.1.0.1", "db.prod.svc.cluster.local. 5 A 10.1.0.2",
+                          "db.prod.svc.cluster.local. 5 A 10.1.0.5", "db.prod.svc.cluster.local. 5 A 10.1.0.6"));
   EXPECT_THAT(ask("db.prod.svc.cluster.local", RRType::AAAA).answer,
               ElementsAre("db.prod.svc.cluster.local. 5 AAAA fd00:1::1"));
 }
@@ -541,13 +549,16 @@ TEST_F(RecordsTest, ZoneAndTtlAreConfigurable) {
               ElementsAre("web.default.svc.corp.example. 30 A 10.96.0.10"));
   EXPECT_EQ(ask("web.default.svc.cluster.local", RRType::A, 65535, ix.get()).outcome, Outcome::NotInZone);
   Reply nx = ask("nope.default.svc.corp.example", RRType::A, 65535, ix.get());
-  EXPECT_THAT(nx.authority,
-              ElementsAre("corp.example. 30 SOA ns.dns.corp.example. hostmaster.corp.example. 1700000000 7200 1800 86400 30"));
+  EXPECT_THAT(
+      nx.authority,
+      ElementsAre("corp.example. 30 SOA ns.dns.corp.example. hostmaster.corp.example. 1700000000 7200 1800 86400 30"));
   // The SOA's own TTL is capped at 300 (CoreDNS); its minimum keeps the configured TTL.
   cfg.ttl = 3600;
   ix = build(cluster_, cfg);
-  EXPECT_THAT(ask("corp.example", RRType::SOA, 65535, ix.get()).answer,
-              ElementsAre("corp.example. 300 SOA ns.dns.corp.example. hostmaster.corp.example. 1700000000 7200 1800 86400 3600"));
+  EXPECT_THAT(
+      ask("corp.example", RRType::SOA, 65535, ix.get()).answer,
+      ElementsAre(
+          "corp.example. 300 SOA ns.dns.corp.example. hostmaster.corp.example. 1700000000 7200 1800 86400 3600"));
 }
 
 TEST(RecordsBuild, BadZoneIsAnError) {
@@ -633,8 +644,8 @@ TEST_F(RecordsTest, RebuildIsDeterministicAcrossInputOrder) {
   std::reverse(reversed.services.begin(), reversed.services.end());
   std::reverse(reversed.slices.begin(), reversed.slices.end());
   auto ix = build(reversed);
-  for (const char* name : {"db.prod.svc.cluster.local", "_pg._tcp.db.prod.svc.cluster.local",
-                           "1.0.1.10.in-addr.arpa", "web.default.svc.cluster.local"}) {
+  for (const char* name : {"db.prod.svc.cluster.local", "_pg._tcp.db.prod.svc.cluster.local", "1.0.1.10.in-addr.arpa",
+                           "web.default.svc.cluster.local"}) {
     for (RRType t : {RRType::A, RRType::SRV, RRType::PTR}) {
       Reply a = ask(name, t), b = ask(name, t, 65535, ix.get());
       EXPECT_EQ(a.answer, b.answer) << name;
