@@ -86,6 +86,7 @@ struct WatchState {
   Resource r;
   bool bookmarks = false;
   std::string nameFilter;  // fieldSelector=metadata.name=X
+  int64_t from = 0;        // the resourceVersion the watch started from (for the 410 message)
   std::deque<std::string> outbox;
   bool gone = false;        // end cleanly after the outbox
   bool disconnect = false;  // close abruptly
@@ -180,7 +181,7 @@ class FakeApiServer::Impl {
   void injectGone() {
     std::lock_guard lock(mu_);
     for (auto& w : watches_) {
-      w->outbox.push_back(goneLine(compactedRv_));
+      w->outbox.push_back(goneLine(w->from));
       w->gone = true;
     }
   }
@@ -250,9 +251,10 @@ class FakeApiServer::Impl {
                 {"metadata", {{"resourceVersion", std::to_string(rv_)}, {"creationTimestamp", nullptr}}}};
     return eventLine("BOOKMARK", obj);
   }
-  std::string goneLine(int64_t oldest) const {
-    return eventLine(
-        "ERROR", json::parse(statusJson(410, "Expired", strCat("too old resource version: ", oldest, " (", rv_, ")"))));
+  // The API server's wording: "too old resource version: <requested> (<oldest available>)".
+  std::string goneLine(int64_t requested) const {
+    std::string msg = strCat("too old resource version: ", requested, " (", std::max(compactedRv_, rv_), ")");
+    return eventLine("ERROR", json::parse(statusJson(410, "Expired", msg)));
   }
 
   net::awaitable<void> acceptLoop() {
@@ -415,8 +417,9 @@ class FakeApiServer::Impl {
           if (matches(*w, ri.r, obj)) w->outbox.push_back(eventLine("ADDED", withKind(ri.r, obj)));
       } else {
         int64_t from = std::atoll(rvText.c_str());
+        w->from = from;
         if (from < compactedRv_) {
-          w->outbox.push_back(goneLine(compactedRv_));
+          w->outbox.push_back(goneLine(from));
           w->gone = true;
         } else {
           for (const auto& e : log_)
