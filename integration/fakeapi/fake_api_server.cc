@@ -119,6 +119,10 @@ class FakeApiServer::Impl {
       boost::system::error_code ec;
       sslCtx_->use_certificate_chain(net::buffer(opts_.cert.certPem), ec);
       if (!ec) sslCtx_->use_private_key(net::buffer(opts_.cert.keyPem), ssl::context::pem, ec);
+      if (!ec && !opts_.clientCaPem.empty()) {
+        sslCtx_->add_certificate_authority(net::buffer(opts_.clientCaPem), ec);
+        if (!ec) sslCtx_->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+      }
       if (ec) return Error("fake API server TLS setup: " + ec.message());
     }
     boost::system::error_code ec;

@@ -32,6 +32,8 @@ struct Options {
   bool tls = false;
   /// TLS: the server certificate; when empty, one is generated for 127.0.0.1 and localhost.
   CertAndKey cert;
+  /// TLS: when set, clients must present a certificate signed by (or equal to) one of these PEM certificates.
+  std::string clientCaPem;
   /// Non-empty: requests without `Authorization: Bearer <requiredToken>` get 401 (a metav1.Status).
   std::string requiredToken;
 };

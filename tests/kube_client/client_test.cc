@@ -373,6 +373,54 @@ TEST(ClientTls, StopFromAnotherThreadEndsABlockedWatch) {
   EXPECT_THAT(r.error().message(), HasSubstr("stopped"));
 }
 
+std::string base64(const std::string& in) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t n = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) n |= static_cast<unsigned char>(in[i + 2]);
+    out += a[n >> 18];
+    out += a[(n >> 12) & 63];
+    out += i + 1 < in.size() ? a[(n >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? a[n & 63] : '=';
+  }
+  return out;
+}
+
+// End to end: a kubeconfig with base64 CA and client certificate data against a server requiring client certs.
+TEST(ClientTls, KubeconfigWithClientCertificate) {
+  auto client = fakeapi::generateSelfSigned("system:node:a", {});
+  ASSERT_TRUE(client.ok());
+  fakeapi::Options o;
+  o.tls = true;
+  o.clientCaPem = client->certPem;
+  auto server = startServer(o);
+  auto kubeconfig = [&](bool withCert) {
+    std::string user = withCert ? "    client-certificate-data: " + base64(client->certPem) +
+                                      "\n    client-key-data: " + base64(client->keyPem) + "\n"
+                                : "    token: t\n";
+    return "current-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n"
+           "  cluster:\n    server: " +
+           server->url() + "\n    certificate-authority-data: " + base64(server->caPem()) +
+           "\nusers:\n- name: u\n  user:\n" + user;
+  };
+  auto cfg = parseKubeconfig(kubeconfig(true), "/");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message();
+  auto conn = Connection::create(*cfg);
+  ASSERT_TRUE(conn.ok()) << conn.error().message();
+  auto r = (*conn)->get(kServices);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->status, 200u);
+
+  // Without a client certificate the server refuses the handshake.
+  auto noCert = parseKubeconfig(kubeconfig(false), "/");
+  ASSERT_TRUE(noCert.ok()) << noCert.error().message();
+  auto r2 = (*Connection::create(*noCert))->get(kServices);
+  EXPECT_FALSE(r2.ok() && r2->status == 200);
+  EXPECT_EQ(server->requestCount(), 1u);
+}
+
 TEST(ClientTls, BadCaPemIsAConfigError) {
   auto cfg = masterOnlyConfig("https://127.0.0.1:1");
   cfg->caPem = "not a certificate";
