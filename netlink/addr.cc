@@ -16,16 +16,6 @@ namespace {
 
 int afOf(IpFamily f) { return f == IpFamily::V4 ? AF_INET : AF_INET6; }
 
-void putOrDie(int rc) {
-  if (rc < 0) NN_LOG(Fatal) << "building netlink message: out of memory";
-}
-
-Result<int> ifindexOf(RtnlSocket& sock, const LinkRef& link) {
-  if (link.index) return link.index;
-  NN_ASSIGN_OR_RETURN(LinkInfo li, getLink(sock, link));
-  return li.index;
-}
-
 NlMsgPtr addrMsg(int type, int flags, int ifindex, const Cidr& a) {
   NlMsgPtr m = newMessage(type, flags);
   ifaddrmsg ifa{};
@@ -51,7 +41,7 @@ std::optional<IpAddress> ipFrom(const nlattr* a, IpFamily f) {
 bool AddressInfo::tentative() const { return flags & IFA_F_TENTATIVE; }
 
 Status addAddress(RtnlSocket& sock, const LinkRef& link, const Cidr& address, const AddressOptions& o) {
-  NN_ASSIGN_OR_RETURN(int ifindex, ifindexOf(sock, link));
+  NN_ASSIGN_OR_RETURN(int ifindex, resolveIfindex(sock, link));
   NlMsgPtr m = addrMsg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, address);
   if (address.family() == IpFamily::V4) {
     std::optional<IpAddress> brd = o.broadcast;
@@ -79,7 +69,7 @@ Status ensureAddress(RtnlSocket& sock, const LinkRef& link, const Cidr& address,
 }
 
 Status deleteAddress(RtnlSocket& sock, const LinkRef& link, const Cidr& address, bool ifExists) {
-  NN_ASSIGN_OR_RETURN(int ifindex, ifindexOf(sock, link));
+  NN_ASSIGN_OR_RETURN(int ifindex, resolveIfindex(sock, link));
   Status st = sock.request(addrMsg(RTM_DELADDR, 0, ifindex, address),
                            strCat("delete address ", address.toString(), " from ", link.toString()));
   if (!st.ok() && ifExists && st.error().sysErrno() == EADDRNOTAVAIL) return okStatus();
@@ -90,7 +80,7 @@ Result<std::vector<AddressInfo>> listAddresses(RtnlSocket& sock, const LinkRef& 
                                                std::optional<IpFamily> family) {
   int ifindex = 0;
   if (link.index || !link.name.empty()) {
-    NN_ASSIGN_OR_RETURN(ifindex, ifindexOf(sock, link));
+    NN_ASSIGN_OR_RETURN(ifindex, resolveIfindex(sock, link));
   }
   NlMsgPtr m = newMessage(RTM_GETADDR, 0);
   ifaddrmsg req{};

@@ -32,11 +32,6 @@ ifinfomsg* appendIfinfo(nl_msg* m, int family, int index) {
   return static_cast<ifinfomsg*>(nlmsg_data(nlmsg_hdr(m)));
 }
 
-void putOrDie(int rc) {
-  // Messages grow on demand (nlmsg_alloc_simple); a failure here is out-of-memory.
-  if (rc < 0) NN_LOG(Fatal) << "building netlink message: out of memory";
-}
-
 void putName(nl_msg* m, const std::string& name) { putOrDie(nla_put_string(m, IFLA_IFNAME, name.c_str())); }
 
 // A modification message addressed by ifindex or, when only the name is known, by IFLA_IFNAME (rtnl_newlink
@@ -159,6 +154,12 @@ Status validateLinkName(std::string_view name) {
 }
 
 // ---- Reading --------------------------------------------------------------------------------------------
+
+Result<int> resolveIfindex(RtnlSocket& sock, const LinkRef& link) {
+  if (link.index) return link.index;
+  NN_ASSIGN_OR_RETURN(LinkInfo li, getLink(sock, link));
+  return li.index;
+}
 
 Result<LinkInfo> getLink(RtnlSocket& sock, const LinkRef& link) {
   if (link.index == 0) NN_TRY(validateLinkName(link.name));

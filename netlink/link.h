@@ -81,6 +81,8 @@ struct LinkInfo {
 
 /// Reads one link. Errors: ENODEV when it does not exist (message names the link and the namespace).
 Result<LinkInfo> getLink(RtnlSocket& sock, const LinkRef& link);
+/// The ifindex of link: link.index when set, else looked up by name (ENODEV when missing).
+Result<int> resolveIfindex(RtnlSocket& sock, const LinkRef& link);
 /// Like getLink, but a missing link is std::nullopt instead of an error.
 Result<std::optional<LinkInfo>> findLink(RtnlSocket& sock, const LinkRef& link);
 /// All links of the socket's namespace, in kernel (ifindex) order.

@@ -15,16 +15,6 @@
 namespace nodenet::netlink {
 namespace {
 
-void putOrDie(int rc) {
-  if (rc < 0) NN_LOG(Fatal) << "building netlink message: out of memory";
-}
-
-Result<int> ifindexOf(RtnlSocket& sock, const LinkRef& link) {
-  if (link.index) return link.index;
-  NN_ASSIGN_OR_RETURN(LinkInfo li, getLink(sock, link));
-  return li.index;
-}
-
 NlMsgPtr neighMsg(int type, int flags, int ifindex, const IpAddress& a, uint16_t state) {
   NlMsgPtr m = newMessage(type, flags);
   ndmsg nd{};
@@ -45,7 +35,7 @@ std::string Neighbour::toString() const {
 
 Status replaceNeighbour(RtnlSocket& sock, const LinkRef& link, const IpAddress& address, const MacAddress& mac,
                         uint16_t state) {
-  NN_ASSIGN_OR_RETURN(int ifindex, ifindexOf(sock, link));
+  NN_ASSIGN_OR_RETURN(int ifindex, resolveIfindex(sock, link));
   NlMsgPtr m = neighMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, ifindex, address, state);
   putOrDie(nla_put(m.get(), NDA_LLADDR, 6, mac.bytes.data()));
   return sock.request(std::move(m), strCat("replace neighbour ", address.toString(), " lladdr ", mac.toString(),
@@ -53,7 +43,7 @@ Status replaceNeighbour(RtnlSocket& sock, const LinkRef& link, const IpAddress& 
 }
 
 Status deleteNeighbour(RtnlSocket& sock, const LinkRef& link, const IpAddress& address, bool ifExists) {
-  NN_ASSIGN_OR_RETURN(int ifindex, ifindexOf(sock, link));
+  NN_ASSIGN_OR_RETURN(int ifindex, resolveIfindex(sock, link));
   Status st = sock.request(neighMsg(RTM_DELNEIGH, 0, ifindex, address, 0),
                            strCat("delete neighbour ", address.toString(), " on ", link.toString()));
   if (!st.ok() && ifExists && st.error().sysErrno() == ENOENT) return okStatus();
@@ -63,7 +53,7 @@ Status deleteNeighbour(RtnlSocket& sock, const LinkRef& link, const IpAddress& a
 Result<std::vector<Neighbour>> listNeighbours(RtnlSocket& sock, const LinkRef& link, std::optional<IpFamily> family) {
   int ifindex = 0;
   if (link.index || !link.name.empty()) {
-    NN_ASSIGN_OR_RETURN(ifindex, ifindexOf(sock, link));
+    NN_ASSIGN_OR_RETURN(ifindex, resolveIfindex(sock, link));
   }
   NlMsgPtr m = newMessage(RTM_GETNEIGH, 0);
   ndmsg req{};

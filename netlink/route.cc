@@ -12,10 +12,6 @@
 namespace nodenet::netlink {
 namespace {
 
-void putOrDie(int rc) {
-  if (rc < 0) NN_LOG(Fatal) << "building netlink message: out of memory";
-}
-
 void putIp(nl_msg* m, int type, const IpAddress& ip) {
   putOrDie(nla_put(m, type, static_cast<int>(ip.size()), ip.data()));
 }

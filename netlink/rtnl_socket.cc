@@ -36,6 +36,10 @@ NlMsgPtr newMessage(int type, int flags) {
   return NlMsgPtr(m);
 }
 
+void putOrDie(int rc) {
+  if (rc < 0) NN_LOG(Fatal) << "building netlink message: out of memory";
+}
+
 struct RtnlSocket::State {
   NlSockPtr sock;
   std::string label;

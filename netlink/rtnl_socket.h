@@ -77,5 +77,8 @@ class RtnlSocket {
 
 /// Allocates an nl_msg with a netlink header of the given type and flags (no payload). Aborts on ENOMEM.
 NlMsgPtr newMessage(int type, int flags);
+/// Checks the return of an nla_put*/nlmsg_append into a message from newMessage(): messages grow on demand,
+/// so a failure is out of memory, and that aborts.
+void putOrDie(int rc);
 
 }  // namespace nodenet::netlink
