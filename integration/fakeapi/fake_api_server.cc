@@ -1,6 +1,6 @@
 // The fake API server's I/O: one coroutine per connection on a private io_context and thread. Shared state
-// sits behind one mutex; a watch coroutine polls its outbox every few milliseconds (simple, and fast enough
-// for tests).
+// sits behind one mutex; a watch coroutine waits on a timer that every change to its outbox cancels (and
+// otherwise wakes every few milliseconds to notice a client that went away).
 #include "integration/fakeapi/fake_api_server.h"
 
 #include <sys/socket.h>
@@ -90,6 +90,7 @@ struct WatchState {
   std::deque<std::string> outbox;
   bool gone = false;        // end cleanly after the outbox
   bool disconnect = false;  // close abruptly
+  net::steady_timer* timer = nullptr;  // the watch's poll timer; touched on the I/O thread only
 };
 
 struct Snapshot {
@@ -180,22 +181,32 @@ class FakeApiServer::Impl {
   void sendBookmark() {
     std::lock_guard lock(mu_);
     for (auto& w : watches_)
-      if (w->bookmarks) w->outbox.push_back(bookmarkLine(w->r));
+      if (w->bookmarks) {
+        w->outbox.push_back(bookmarkLine(w->r));
+        wake(w);
+      }
   }
   void injectGone() {
     std::lock_guard lock(mu_);
     for (auto& w : watches_) {
       w->outbox.push_back(goneLine(w->from));
       w->gone = true;
+      wake(w);
     }
   }
   void injectDisconnect() {
     std::lock_guard lock(mu_);
-    for (auto& w : watches_) w->disconnect = true;
+    for (auto& w : watches_) {
+      w->disconnect = true;
+      wake(w);
+    }
   }
   void injectLine(const std::string& line) {
     std::lock_guard lock(mu_);
-    for (auto& w : watches_) w->outbox.push_back(line + "\n");
+    for (auto& w : watches_) {
+      w->outbox.push_back(line + "\n");
+      wake(w);
+    }
   }
   void setResponseDelay(std::chrono::milliseconds d) {
     std::lock_guard lock(mu_);
@@ -247,7 +258,17 @@ class FakeApiServer::Impl {
     log_.push_back({rv_, r, type, obj});
     std::string line = eventLine(type, withKind(r, obj));
     for (auto& w : watches_)
-      if (matches(*w, r, obj)) w->outbox.push_back(line);
+      if (matches(*w, r, obj)) {
+        w->outbox.push_back(line);
+        wake(w);
+      }
+  }
+  // Ends the watch's poll wait now (its coroutine checks the outbox under mu_ before every wait, and the
+  // posted cancel runs on the I/O thread only once the coroutine is suspended, so no wake-up is lost).
+  void wake(const std::shared_ptr<WatchState>& w) {
+    net::post(ioc_, [w] {
+      if (w->timer) w->timer->cancel();
+    });
   }
   std::string bookmarkLine(Resource r) const {
     json obj = {{"kind", info(r).kind},
@@ -266,6 +287,8 @@ class FakeApiServer::Impl {
       auto [ec, sock] = co_await acceptor_.async_accept(kTok);
       if (ec) co_return;
       ++connections_;
+      boost::system::error_code nodelayEc;
+      sock.set_option(tcp::no_delay(true), nodelayEc);  // as Go's net/http: no Nagle delay on small watch chunks
       if (sslCtx_) {
         auto stream = std::make_shared<beast::ssl_stream<beast::tcp_stream>>(std::move(sock), *sslCtx_);
         net::co_spawn(ioc_, tlsSession(stream), net::detached);
@@ -434,10 +457,13 @@ class FakeApiServer::Impl {
       watches_.push_back(w);
       cv_.notify_all();
     }
+    net::steady_timer timer(ioc_);
+    w->timer = &timer;
     struct Unregister {
       Impl* self;
       std::shared_ptr<WatchState> w;
       ~Unregister() {
+        w->timer = nullptr;
         std::lock_guard lock(self->mu_);
         std::erase(self->watches_, w);
       }
@@ -451,7 +477,6 @@ class FakeApiServer::Impl {
     if (auto [ec, n] = co_await http::async_write_header(stream, sr, kTok); ec) co_return false;
 
     auto& lowest = beast::get_lowest_layer(stream);
-    net::steady_timer timer(ioc_);
     for (;;) {
       std::deque<std::string> out;
       bool gone, disconnect;
@@ -477,6 +502,10 @@ class FakeApiServer::Impl {
       char c;
       ssize_t got = ::recv(lowest.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
       if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) co_return false;
+      {
+        std::lock_guard lock(mu_);
+        if (!w->outbox.empty() || w->gone || w->disconnect) continue;
+      }
       timer.expires_after(kWatchPoll);
       co_await timer.async_wait(kTok);
     }
