@@ -82,10 +82,70 @@ std::string urlDecode(std::string_view s) {
   return out;
 }
 
+// One requirement of a labelSelector: "key", "!key", "key=value" / "key==value", "key!=value".
+struct LabelRequirement {
+  enum Op { Exists, NotExists, Equals, NotEquals } op;
+  std::string key, value;
+};
+using LabelSelector = std::vector<LabelRequirement>;
+
+// The set-based forms ("in", "notin") are not supported: an error.
+Result<LabelSelector> parseLabelSelector(std::string_view text) {
+  LabelSelector sel;
+  if (text.empty()) return sel;
+  for (auto part : split(text, ',')) {
+    std::string p(trim(part));
+    if (p.empty() || p.find_first_of("() ") != std::string::npos)
+      return Error(strCat("unsupported label selector \"", text, "\""));
+    LabelRequirement req;
+    if (p[0] == '!') {
+      req = {LabelRequirement::NotExists, p.substr(1), ""};
+    } else if (auto ne = p.find("!="); ne != std::string::npos) {
+      req = {LabelRequirement::NotEquals, p.substr(0, ne), p.substr(ne + 2)};
+    } else if (auto eq = p.find('='); eq != std::string::npos) {
+      size_t v = eq + 1 < p.size() && p[eq + 1] == '=' ? eq + 2 : eq + 1;
+      req = {LabelRequirement::Equals, p.substr(0, eq), p.substr(v)};
+    } else {
+      req = {LabelRequirement::Exists, p, ""};
+    }
+    if (req.key.empty()) return Error(strCat("invalid label selector \"", text, "\""));
+    sel.push_back(std::move(req));
+  }
+  return sel;
+}
+
+bool labelsMatch(const LabelSelector& sel, const json& obj) {
+  if (sel.empty()) return true;
+  const json* labels = nullptr;
+  if (auto m = obj.find("metadata"); m != obj.end())
+    if (auto l = m->find("labels"); l != m->end() && l->is_object()) labels = &*l;
+  for (const auto& req : sel) {
+    std::optional<std::string> v;
+    if (labels)
+      if (auto it = labels->find(req.key); it != labels->end() && it->is_string()) v = it->get<std::string>();
+    switch (req.op) {
+      case LabelRequirement::Exists:
+        if (!v) return false;
+        break;
+      case LabelRequirement::NotExists:
+        if (v) return false;
+        break;
+      case LabelRequirement::Equals:
+        if (v != req.value) return false;
+        break;
+      case LabelRequirement::NotEquals:
+        if (v == req.value) return false;  // an absent label satisfies !=, as in Kubernetes
+        break;
+    }
+  }
+  return true;
+}
+
 struct WatchState {
   Resource r;
   bool bookmarks = false;
   std::string nameFilter;  // fieldSelector=metadata.name=X
+  LabelSelector labels;    // labelSelector
   int64_t from = 0;        // the resourceVersion the watch started from (for the 410 message)
   std::deque<std::string> outbox;
   bool gone = false;        // end cleanly after the outbox
@@ -151,8 +211,9 @@ class FakeApiServer::Impl {
     if (!meta.contains("uid"))
       meta["uid"] = existed ? store[key]["metadata"].value("uid", "") : strCat("uid-", rv_ + 1);
     meta["resourceVersion"] = std::to_string(++rv_);
+    json previous = existed ? std::move(store[key]) : json(nullptr);
     store[key] = obj;
-    record(r, existed ? "MODIFIED" : "ADDED", obj);
+    record(r, existed ? "MODIFIED" : "ADDED", obj, std::move(previous));
     return std::to_string(rv_);
   }
 
@@ -243,6 +304,7 @@ class FakeApiServer::Impl {
     Resource r;
     std::string type;
     json object;
+    json previous;  // MODIFIED: the object before the change (label selectors need both)
   };
 
   // mu_ held.
@@ -252,14 +314,29 @@ class FakeApiServer::Impl {
     return obj;
   }
   bool matches(const WatchState& w, Resource r, const json& obj) const {
-    return w.r == r && (w.nameFilter.empty() || obj["metadata"].value("name", "") == w.nameFilter);
+    return w.r == r && (w.nameFilter.empty() || obj["metadata"].value("name", "") == w.nameFilter) &&
+           labelsMatch(w.labels, obj);
   }
-  void record(Resource r, const char* type, const json& obj) {
-    log_.push_back({rv_, r, type, obj});
-    std::string line = eventLine(type, withKind(r, obj));
+  // The line event `e` sends to watch `w`, as the API server's watch cache filters: a MODIFIED that moves the
+  // object into the selector is ADDED, out of it DELETED (the previous object at the event's version).
+  std::optional<std::string> lineFor(const WatchState& w, const Event& e) const {
+    if (e.type != "MODIFIED") {
+      if (!matches(w, e.r, e.object)) return std::nullopt;
+      return eventLine(e.type.c_str(), withKind(e.r, e.object));
+    }
+    bool now = matches(w, e.r, e.object), before = matches(w, e.r, e.previous);
+    if (now) return eventLine(before ? "MODIFIED" : "ADDED", withKind(e.r, e.object));
+    if (!before) return std::nullopt;
+    json prev = e.previous;
+    prev["metadata"]["resourceVersion"] = std::to_string(e.rv);
+    return eventLine("DELETED", withKind(e.r, std::move(prev)));
+  }
+  void record(Resource r, const char* type, const json& obj, json previous = nullptr) {
+    log_.push_back({rv_, r, type, obj, std::move(previous)});
+    const Event& e = log_.back();
     for (auto& w : watches_)
-      if (matches(*w, r, obj)) {
-        w->outbox.push_back(line);
+      if (auto line = lineFor(*w, e)) {
+        w->outbox.push_back(std::move(*line));
         wake(w);
       }
   }
@@ -372,19 +449,27 @@ class FakeApiServer::Impl {
       std::string nameFilter = singleName;
       if (auto fs = query.find("fieldSelector"); fs != query.end() && startsWith(fs->second, "metadata.name="))
         nameFilter = fs->second.substr(14);
+      auto selector = parseLabelSelector(query.count("labelSelector") ? query["labelSelector"] : "");
+      if (!selector.ok()) {
+        if (!co_await writeSimple(stream, 400, statusJson(400, "BadRequest", selector.error().message()),
+                                  req.keep_alive()))
+          co_return;
+        continue;
+      }
       bool watch = query.count("watch") && (query["watch"] == "1" || query["watch"] == "true");
       if (watch) {
-        bool keep = co_await serveWatch(stream, *res, query, nameFilter, req.keep_alive());
+        bool keep = co_await serveWatch(stream, *res, query, nameFilter, *selector, req.keep_alive());
         if (!keep) co_return;
         continue;
       }
-      auto [status, body] = listOrGet(*res, query, nameFilter, !singleName.empty());
+      auto [status, body] = listOrGet(*res, query, nameFilter, *selector, !singleName.empty());
       if (!co_await writeSimple(stream, status, body, req.keep_alive()) || !req.keep_alive()) co_return;
     }
   }
 
   std::pair<unsigned, std::string> listOrGet(const ResourceInfo& ri, std::map<std::string, std::string>& query,
-                                             const std::string& nameFilter, bool single) {
+                                             const std::string& nameFilter, const LabelSelector& selector,
+                                             bool single) {
     std::lock_guard lock(mu_);
     auto& store = objects_[static_cast<int>(ri.r)];
     if (single) {
@@ -405,7 +490,8 @@ class FakeApiServer::Impl {
     } else {
       snap.rv = rv_;
       for (const auto& [key, obj] : store)
-        if (nameFilter.empty() || obj["metadata"].value("name", "") == nameFilter) snap.remaining.push_back(obj);
+        if ((nameFilter.empty() || obj["metadata"].value("name", "") == nameFilter) && labelsMatch(selector, obj))
+          snap.remaining.push_back(obj);
     }
     size_t limit = snap.remaining.size();
     if (auto l = query.find("limit"); l != query.end() && !l->second.empty()) {
@@ -428,10 +514,11 @@ class FakeApiServer::Impl {
   // Returns whether the connection may serve another request.
   template <typename Stream>
   net::awaitable<bool> serveWatch(Stream& stream, const ResourceInfo& ri, std::map<std::string, std::string>& query,
-                                  const std::string& nameFilter, bool keepAlive) {
+                                  const std::string& nameFilter, const LabelSelector& selector, bool keepAlive) {
     auto w = std::make_shared<WatchState>();
     w->r = ri.r;
     w->nameFilter = nameFilter;
+    w->labels = selector;
     w->bookmarks = query["allowWatchBookmarks"] == "true" || query["allowWatchBookmarks"] == "1";
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (auto t = query.find("timeoutSeconds"); t != query.end() && !t->second.empty())
@@ -450,8 +537,8 @@ class FakeApiServer::Impl {
           w->gone = true;
         } else {
           for (const auto& e : log_)
-            if (e.rv > from && matches(*w, e.r, e.object))
-              w->outbox.push_back(eventLine(e.type.c_str(), withKind(e.r, e.object)));
+            if (e.rv > from)
+              if (auto line = lineFor(*w, e)) w->outbox.push_back(std::move(*line));
         }
       }
       watches_.push_back(w);

@@ -1,11 +1,14 @@
 // Test-only fake Kubernetes API server on 127.0.0.1 (ephemeral port), plain HTTP or TLS, speaking the real
 // wire format for what nodenet reads: lists of Nodes, Services and EndpointSlices (resourceVersion,
-// limit/continue pagination) and watches (`?watch=1&resourceVersion=N&allowWatchBookmarks=true&timeoutSeconds=S`)
+// limit/continue pagination, `labelSelector` in the `key`, `!key`, `key=value`, `key!=value` forms,
+// `fieldSelector=metadata.name=X`) and watches (`?watch=1&resourceVersion=N&allowWatchBookmarks=true&timeoutSeconds=S`)
 // streamed as chunked `application/json`, one `{"type":...,"object":...}` line per chunk.
 //
 // Objects are stored as JSON. Every change bumps one global resourceVersion (as etcd's revision does) and is
 // appended to an event log, so a watch from an older resourceVersion replays what happened since; a watch
-// from "" or "0" first gets a synthetic ADDED per current object. compact() expires everything up to now:
+// from "" or "0" first gets a synthetic ADDED per current object. A watch with a label selector sees a MODIFIED
+// that moves an object out of the selector as DELETED (the previous object) and into it as ADDED, as from the
+// real API server's watch cache. compact() expires everything up to now:
 // watches from older versions then get an ERROR 410 event and old continue tokens a 410 response.
 //
 // Threading: the server runs its own I/O thread; every public method is thread-safe. Injections act on the

@@ -57,6 +57,20 @@ const char* resourcePathFor(ObjectKind kind) {
   return "";
 }
 
+std::string proxyLabelSelector(ObjectKind kind) {
+  switch (kind) {
+    case ObjectKind::Service:
+      return kProxyServiceLabelSelector;
+    case ObjectKind::EndpointSlice:
+      return kProxyEndpointSliceLabelSelector;
+    case ObjectKind::Node:
+      return "";
+  }
+  return "";
+}
+
+std::string nodeFieldSelector(std::string_view nodeName) { return strCat("metadata.name=", nodeName); }
+
 Reflector::Reflector(Connection& conn, WatchSink& sink, ReflectorOptions options)
     : conn_(conn), sink_(sink), opts_(std::move(options)), rng_(opts_.seed) {}
 
@@ -103,6 +117,7 @@ Reflector::Next Reflector::list() {
     Query q = {{"limit", std::to_string(opts_.pageSize)}};
     if (!cont.empty()) q.push_back({"continue", cont});
     if (!opts_.fieldSelector.empty()) q.push_back({"fieldSelector", opts_.fieldSelector});
+    if (!opts_.labelSelector.empty()) q.push_back({"labelSelector", opts_.labelSelector});
     auto r = conn_.get(resourcePathFor(opts_.kind), q);
     if (!r.ok()) {
       if (!stopped_) NN_LOG(Warning) << kindName << " list failed: " << r.error().message();
@@ -150,6 +165,7 @@ Reflector::Next Reflector::watch() {
              {"allowWatchBookmarks", "true"},
              {"timeoutSeconds", std::to_string(timeout)}};
   if (!opts_.fieldSelector.empty()) q.push_back({"fieldSelector", opts_.fieldSelector});
+  if (!opts_.labelSelector.empty()) q.push_back({"labelSelector", opts_.labelSelector});
   {
     std::lock_guard lock(mu_);
     ++stats_.watches;

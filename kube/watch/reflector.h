@@ -45,10 +45,24 @@ class WatchSink {
 /// The API path listing every object of a kind: "/api/v1/services", ...
 const char* resourcePathFor(ObjectKind kind);
 
+/// kube-proxy's informer label selectors: Services not owned by another proxy; EndpointSlices not owned by
+/// another proxy and not of headless Services. Nodes: none.
+inline constexpr const char* kProxyServiceLabelSelector = "!service.kubernetes.io/service-proxy-name";
+inline constexpr const char* kProxyEndpointSliceLabelSelector =
+    "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless";
+/// The labelSelector nodenet-proxy lists and watches `kind` with ("" for Nodes). nodenet-dns uses none.
+std::string proxyLabelSelector(ObjectKind kind);
+/// "metadata.name=<node>": the fieldSelector that watches one Node.
+std::string nodeFieldSelector(std::string_view nodeName);
+
 struct ReflectorOptions {
   ObjectKind kind = ObjectKind::Service;
-  /// e.g. "metadata.name=node-a": a daemon watches only its own Node.
+  /// e.g. "metadata.name=node-a" (nodeFieldSelector): a daemon watches only its own Node.
   std::string fieldSelector;
+  /// e.g. proxyLabelSelector(kind): the API server filters lists and watches (an object whose labels stop
+  /// matching arrives as DELETED, one that starts matching as ADDED). Empty = everything. Only for a cache that
+  /// serves a single consumer: DNS needs the objects kube-proxy's selectors drop.
+  std::string labelSelector;
   /// List page size (client-go's default).
   size_t pageSize = 500;
   /// timeoutSeconds of each watch; randomised in [watchTimeout, 2*watchTimeout) as client-go does, so the
