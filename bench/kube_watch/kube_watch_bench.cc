@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/kube_fixtures.h"
 #include "integration/fakeapi/fake_api_server.h"
 #include "kube/cache/cache.h"
 #include "kube/watch/cache_sink.h"
@@ -49,148 +50,11 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace fakeapi = nodenet::fakeapi;
 namespace kube = nodenet::kube;
+namespace bench = nodenet::bench;
 
-constexpr int kNamespaces = 100;
-constexpr int kNodes = 200;
 constexpr const char* kSentLabel = "bench.nodenet.io/sent-ns";
 
 int64_t nowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
-
-// ---- objects in the served form (as bench/kube_objects) ----
-std::string hexId(uint64_t n) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
-                (unsigned long long)(n * 2654435761u) & 0xffffffffu, (unsigned long long)n & 0xffff,
-                (unsigned long long)(n >> 4) & 0xfff, (unsigned long long)(n >> 8) & 0xfff,
-                (unsigned long long)n * 7919);
-  return buf;
-}
-
-std::string ipv4(uint32_t base, uint32_t n) {
-  uint32_t a = base + n;
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) + "." +
-         std::to_string(a & 255);
-}
-
-json managedFields(const char* manager, const json& fields) {
-  return json::array({{{"manager", manager},
-                       {"operation", "Update"},
-                       {"apiVersion", "v1"},
-                       {"time", "2024-05-02T09:14:11Z"},
-                       {"fieldsType", "FieldsV1"},
-                       {"fieldsV1", fields}}});
-}
-
-json makeService(int i) {
-  std::string name = "svc-" + std::to_string(i);
-  std::string ns = "ns-" + std::to_string(i % kNamespaces);
-  json labels = {{"app", name},
-                 {"app.kubernetes.io/name", name},
-                 {"app.kubernetes.io/part-of", "shop"},
-                 {"app.kubernetes.io/managed-by", "Helm"}};
-  json ports = json::array({{{"name", "http"}, {"protocol", "TCP"}, {"port", 80}, {"targetPort", 8080}},
-                            {{"name", "metrics"}, {"protocol", "TCP"}, {"port", 9090}, {"targetPort", "metrics"}}});
-  json spec = {{"ports", ports},
-               {"selector", {{"app", name}}},
-               {"clusterIP", ipv4(0x0a600000, i + 10)},
-               {"clusterIPs", {ipv4(0x0a600000, i + 10)}},
-               {"type", "ClusterIP"},
-               {"sessionAffinity", "None"},
-               {"ipFamilies", {"IPv4"}},
-               {"ipFamilyPolicy", "SingleStack"},
-               {"internalTrafficPolicy", "Cluster"}};
-  json status = {{"loadBalancer", json::object()}};
-  if (i % 10 == 1) {
-    spec["type"] = "NodePort";
-    spec["externalTrafficPolicy"] = "Cluster";
-    spec["ports"][0]["nodePort"] = 30000 + i % 2700;
-    spec["ports"][1]["nodePort"] = 32700 - i % 2700;
-  } else if (i % 20 == 2) {
-    spec["type"] = "LoadBalancer";
-    spec["externalTrafficPolicy"] = "Local";
-    spec["healthCheckNodePort"] = 31000 + i % 1000;
-    spec["ports"][0]["nodePort"] = 30000 + i % 2700;
-    spec["ports"][1]["nodePort"] = 32700 - i % 2700;
-    spec["loadBalancerSourceRanges"] = {"203.0.113.0/24"};
-    status["loadBalancer"]["ingress"] = {{{"ip", ipv4(0xc6336400, i % 250)}, {"ipMode", "VIP"}}};
-  }
-  json lastApplied = {{"apiVersion", "v1"},
-                      {"kind", "Service"},
-                      {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
-                      {"spec", {{"ports", ports}, {"selector", {{"app", name}}}}}};
-  return {
-      {"metadata",
-       {{"name", name},
-        {"namespace", ns},
-        {"uid", hexId(i)},
-        {"creationTimestamp", "2024-05-02T09:14:11Z"},
-        {"labels", labels},
-        {"annotations",
-         {{"kubectl.kubernetes.io/last-applied-configuration", lastApplied.dump() + "\n"},
-          {"meta.helm.sh/release-name", "shop"},
-          {"meta.helm.sh/release-namespace", ns}}},
-        {"managedFields",
-         managedFields(
-             "helm", {{"f:metadata", {{"f:labels", {{".", json::object()}, {"f:app", json::object()}}}}},
-                      {"f:spec",
-                       {{"f:internalTrafficPolicy", json::object()},
-                        {"f:ports", {{".", json::object()}, {"k:{\"port\":80,\"protocol\":\"TCP\"}", json::object()}}},
-                        {"f:selector", json::object()},
-                        {"f:sessionAffinity", json::object()},
-                        {"f:type", json::object()}}}})}}},
-      {"spec", spec},
-      {"status", status}};
-}
-
-json makeEndpoint(int i, int k) {
-  int node = (i * 2 + k) % kNodes;
-  std::string zone = "zone-" + std::string(1, static_cast<char>('a' + node % 3));
-  return {{"addresses", {ipv4(0x0af40000, i * 2 + k + 2)}},
-          {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}},
-          {"nodeName", "node-" + std::to_string(node)},
-          {"zone", zone},
-          {"hints", {{"forZones", {{{"name", zone}}}}}},
-          {"targetRef",
-           {{"kind", "Pod"},
-            {"namespace", "ns-" + std::to_string(i % kNamespaces)},
-            {"name", "svc-" + std::to_string(i) + "-7d9f8c6b5-" + std::to_string(10000 + k)},
-            {"uid", hexId(i * 2 + k + 1000000)}}}};
-}
-
-json makeSlice(int i) {
-  std::string svc = "svc-" + std::to_string(i);
-  std::string ns = "ns-" + std::to_string(i % kNamespaces);
-  return {{"metadata",
-           {{"name", svc + "-x7k2p"},
-            {"generateName", svc + "-"},
-            {"namespace", ns},
-            {"uid", hexId(i + 5000000)},
-            {"generation", 3},
-            {"creationTimestamp", "2024-05-02T09:14:11Z"},
-            {"labels",
-             {{"app", svc},
-              {"endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io"},
-              {"kubernetes.io/service-name", svc}}},
-            {"annotations", {{"endpoints.kubernetes.io/last-change-trigger-time", "2024-05-02T09:15:02Z"}}},
-            {"ownerReferences",
-             {{{"apiVersion", "v1"},
-               {"kind", "Service"},
-               {"name", svc},
-               {"uid", hexId(i)},
-               {"controller", true},
-               {"blockOwnerDeletion", true}}}},
-            {"managedFields",
-             managedFields("kube-controller-manager",
-                           {{"f:addressType", json::object()},
-                            {"f:endpoints", json::object()},
-                            {"f:ports", json::object()},
-                            {"f:metadata", {{"f:labels", {{".", json::object()}, {"f:app", json::object()}}}}}})}}},
-          {"addressType", "IPv4"},
-          {"endpoints", {makeEndpoint(i, 0), makeEndpoint(i, 1)}},
-          {"ports",
-           {{{"name", "http"}, {"protocol", "TCP"}, {"port", 8080}},
-            {{"name", "metrics"}, {"protocol", "TCP"}, {"port", 9090}}}}};
-}
 
 // ---- /proc/self/status ----
 struct Mem {
@@ -260,10 +124,10 @@ bool readLine(int fd, std::string& buf, std::string& line, int timeoutMs) {
   std::vector<json> svcs;
   svcs.reserve(static_cast<size_t>(services));
   for (int i = 0; i < services; ++i) {
-    svcs.push_back(makeService(i));
+    svcs.push_back(bench::makeService(i, /*withResourceVersion=*/false));
     server->upsert(fakeapi::Resource::Services, svcs.back());
   }
-  for (int i = 0; i < slices; ++i) server->upsert(fakeapi::Resource::EndpointSlices, makeSlice(i));
+  for (int i = 0; i < slices; ++i) server->upsert(fakeapi::Resource::EndpointSlices, bench::makeEndpointSlice(i, /*withResourceVersion=*/false));
   {
     // The CA goes through a file: PEM is multi-line.
     std::string caFile;
