@@ -7,7 +7,8 @@ PKGS=(
   libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev nlohmann-json3-dev
   libboost1.81-dev libc-ares-dev libssl-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 nftables iptables iputils-ping strace curl dnsutils procps util-linux jq python3
+  iproute2 nftables iptables iputils-ping strace curl dnsutils procps util-linux jq python3 conntrack
+  dnsperf nsd knot
   containernetworking-plugins
 )
 missing=()
