@@ -84,49 +84,49 @@ std::optional<std::string> comment(std::string s) {
   return s;
 }
 
-class Builder {
+}  // namespace
+
+class RulesBuilder::Impl {
  public:
-  Builder(const Input& in, const Config& cfg) : in_(in), cfg_(cfg), v6_(cfg.family == IpFamily::V6) {
-    out_.family = v6_ ? nft::Family::Ip6 : nft::Family::Ip;
-    out_.table = str(kTableName);
+  Impl(const NodeInput& node, const Config& cfg) : node_(node), cfg_(cfg), v6_(cfg.family == IpFamily::V6) {
     saddr_ = v6_ ? Field::Ip6Saddr : Field::IpSaddr;
     daddr_ = v6_ ? Field::Ip6Daddr : Field::IpDaddr;
     addrType_ = v6_ ? nft::DataType::Ipv6Addr : nft::DataType::Ipv4Addr;
     for (const Cidr& c : cfg.clusterCIDRs)
       if (c.family() == cfg.family) clusterCIDRs_.push_back(c.masked());
-    for (const IpAddress& a : in.node.addresses)
+    for (const IpAddress& a : node.addresses)
       if (a.family() == cfg.family) nodeIPs_.push_back(a);
   }
 
-  Ruleset build() {
-    size_t n = in_.services.size();
-    out_.chains.reserve(32 + n * 4);
-    out_.elements.reserve(16 + n * 2);
-    out_.rules.reserve(32 + n * 6);
-    buildShared();
-    std::vector<const ServiceInput*> order;
-    order.reserve(n);
-    for (const ServiceInput& s : in_.services)
-      if (s.service != nullptr) order.push_back(&s);
-    std::sort(order.begin(), order.end(), [](const ServiceInput* a, const ServiceInput* b) {
-      if (a->service->meta.ns != b->service->meta.ns) return a->service->meta.ns < b->service->meta.ns;
-      return a->service->meta.name < b->service->meta.name;
-    });
-    for (const ServiceInput* s : order) buildService(*s);
-    return std::move(out_);
+  /// Each build method writes into `out` (appending); the builder itself is stateless between calls.
+  void shared(RuleParts& out) const {
+    Out o{out, nullptr};
+    buildShared(o);
+  }
+  void service(const ServiceInput& si, ServiceRules& out) const {
+    Out o{out, &out.ports};
+    buildService(si, o);
   }
 
  private:
-  void chain(std::string_view name) { out_.chains.push_back(nft::Chain{.name = str(name)}); }
-  void baseChain(std::string_view name, nft::ChainType type, nft::Hook hook, int32_t prio) {
-    out_.chains.push_back(nft::Chain{.name = str(name), .base = nft::BaseChain{type, hook, prio, nft::Policy::Accept}});
+  struct Out {
+    RuleParts& parts;
+    std::vector<ServicePortInfo>* ports;  // null for the shared part
+  };
+
+  static void chain(Out& o, std::string_view name) { o.parts.chains.push_back(nft::Chain{.name = str(name)}); }
+  static void baseChain(Out& o, std::string_view name, nft::ChainType type, nft::Hook hook, int32_t prio) {
+    o.parts.chains.push_back(
+        nft::Chain{.name = str(name), .base = nft::BaseChain{type, hook, prio, nft::Policy::Accept}});
   }
-  void rule(std::string_view chain, std::vector<Statement> stmts, std::optional<std::string> c = std::nullopt) {
-    out_.rules.push_back(Rule{.chain = str(chain), .statements = std::move(stmts), .comment = std::move(c)});
+  static void rule(Out& o, std::string_view chain, std::vector<Statement> stmts,
+                   std::optional<std::string> c = std::nullopt) {
+    o.parts.rules.push_back(Rule{.chain = str(chain), .statements = std::move(stmts), .comment = std::move(c)});
   }
-  void element(std::string_view set, nft::Key key, std::optional<Verdict> verdict,
-               std::optional<std::string> c = std::nullopt) {
-    out_.elements.push_back(nft::Element{.set = str(set), .key = key, .verdict = std::move(verdict), .comment = std::move(c)});
+  static void element(Out& o, std::string_view set, nft::Key key, std::optional<Verdict> verdict,
+                      std::optional<std::string> c = std::nullopt) {
+    o.parts.elements.push_back(
+        nft::Element{.set = str(set), .key = key, .verdict = std::move(verdict), .comment = std::move(c)});
   }
   static Statement ctNew() { return nft::match(Field::CtState, Value::ctState(nft::ct::kNew)); }
 
@@ -142,86 +142,86 @@ class Builder {
     }
   }
 
-  void buildShared() {
+  void buildShared(Out& o) const {
     using nft::ChainType;
     using nft::Hook;
     namespace prio = nft::priority;
     // Filter chains run just before DNAT (dstnat - 10) so they see the service address; the post-DNAT output
     // chain sees what the nat output chain left, i.e. ClusterIP traffic no map element claimed.
-    baseChain(kFilterPreroutingChain, ChainType::Filter, Hook::Prerouting, prio::kDstNat - 10);
-    baseChain(kFilterInputChain, ChainType::Filter, Hook::Input, prio::kDstNat - 10);
-    baseChain(kFilterForwardChain, ChainType::Filter, Hook::Forward, prio::kDstNat - 10);
-    baseChain(kFilterOutputChain, ChainType::Filter, Hook::Output, prio::kDstNat - 10);
-    baseChain(kFilterOutputPostDnatChain, ChainType::Filter, Hook::Output, prio::kDstNat + 10);
-    baseChain(kNatPreroutingChain, ChainType::Nat, Hook::Prerouting, prio::kDstNat);
-    baseChain(kNatOutputChain, ChainType::Nat, Hook::Output, prio::kDstNat);
-    baseChain(kNatPostroutingChain, ChainType::Nat, Hook::Postrouting, prio::kSrcNat);
+    baseChain(o, kFilterPreroutingChain, ChainType::Filter, Hook::Prerouting, prio::kDstNat - 10);
+    baseChain(o, kFilterInputChain, ChainType::Filter, Hook::Input, prio::kDstNat - 10);
+    baseChain(o, kFilterForwardChain, ChainType::Filter, Hook::Forward, prio::kDstNat - 10);
+    baseChain(o, kFilterOutputChain, ChainType::Filter, Hook::Output, prio::kDstNat - 10);
+    baseChain(o, kFilterOutputPostDnatChain, ChainType::Filter, Hook::Output, prio::kDstNat + 10);
+    baseChain(o, kNatPreroutingChain, ChainType::Nat, Hook::Prerouting, prio::kDstNat);
+    baseChain(o, kNatOutputChain, ChainType::Nat, Hook::Output, prio::kDstNat);
+    baseChain(o, kNatPostroutingChain, ChainType::Nat, Hook::Postrouting, prio::kSrcNat);
     for (std::string_view c : {kClusterIpsCheckChain, kFirewallCheckChain, kMarkMasqChain, kMasqueradingChain,
                                kNodePortEndpointsCheckChain, kRejectChain, kServiceEndpointsCheckChain, kServicesChain})
-      chain(c);
-    if (clusterCIDRs_.size() > 1 && !cfg_.masqueradeAll) chain(kMarkMasqOffClusterChain);
+      chain(o, c);
+    if (clusterCIDRs_.size() > 1 && !cfg_.masqueradeAll) chain(o, kMarkMasqOffClusterChain);
 
     using nft::DataType;
     const nft::KeyType ipKey{addrType_, DataType::InetProto, DataType::InetService};
     const nft::KeyType portKey{DataType::InetProto, DataType::InetService};
     auto map = [&](std::string_view name, nft::KeyType key, const char* c) {
-      out_.sets.push_back(nft::Set{.name = str(name), .key = key, .data = DataType::Verdict, .comment = c});
+      o.parts.sets.push_back(nft::Set{.name = str(name), .key = key, .data = DataType::Verdict, .comment = c});
     };
-    out_.sets.push_back(nft::Set{.name = str(kClusterIpsSet), .key = {addrType_}, .comment = "Active ClusterIPs"});
+    o.parts.sets.push_back(nft::Set{.name = str(kClusterIpsSet), .key = {addrType_}, .comment = "Active ClusterIPs"});
     map(kFirewallIpsMap, ipKey, "destinations that are subject to LoadBalancerSourceRanges");
     map(kNoEndpointNodePortsMap, portKey, "vmap to drop or reject packets to service nodeports with no endpoints");
     map(kNoEndpointServicesMap, ipKey, "vmap to drop or reject packets to services with no endpoints");
     if (!cfg_.nodePortAddresses.all()) {
-      out_.sets.push_back(nft::Set{.name = str(kNodePortIpsSet), .key = {addrType_},
+      o.parts.sets.push_back(nft::Set{.name = str(kNodePortIpsSet), .key = {addrType_},
                                    .comment = "IPs that accept NodePort traffic"});
-      for (const IpAddress& ip : nodePortIPs()) element(kNodePortIpsSet, {Value::ip(ip)}, std::nullopt);
+      for (const IpAddress& ip : nodePortIPs()) element(o, kNodePortIpsSet, {Value::ip(ip)}, std::nullopt);
     }
     map(kServiceIpsMap, ipKey, "ClusterIP, ExternalIP and LoadBalancer IP traffic");
     map(kServiceNodePortsMap, portKey, "NodePort traffic");
 
-    rule(kFilterPreroutingChain, {ctNew(), Verdict::jump(str(kFirewallCheckChain))});
-    rule(kFilterInputChain, {ctNew(), Verdict::jump(str(kNodePortEndpointsCheckChain))});
-    rule(kFilterInputChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
-    rule(kFilterForwardChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
-    rule(kFilterForwardChain, {ctNew(), Verdict::jump(str(kClusterIpsCheckChain))});
-    rule(kFilterOutputChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
-    rule(kFilterOutputChain, {ctNew(), Verdict::jump(str(kFirewallCheckChain))});
-    rule(kFilterOutputPostDnatChain, {ctNew(), Verdict::jump(str(kClusterIpsCheckChain))});
-    rule(kNatPreroutingChain, {Verdict::jump(str(kServicesChain))});
-    rule(kNatOutputChain, {Verdict::jump(str(kServicesChain))});
-    rule(kNatPostroutingChain, {Verdict::jump(str(kMasqueradingChain))});
+    rule(o, kFilterPreroutingChain, {ctNew(), Verdict::jump(str(kFirewallCheckChain))});
+    rule(o, kFilterInputChain, {ctNew(), Verdict::jump(str(kNodePortEndpointsCheckChain))});
+    rule(o, kFilterInputChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
+    rule(o, kFilterForwardChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
+    rule(o, kFilterForwardChain, {ctNew(), Verdict::jump(str(kClusterIpsCheckChain))});
+    rule(o, kFilterOutputChain, {ctNew(), Verdict::jump(str(kServiceEndpointsCheckChain))});
+    rule(o, kFilterOutputChain, {ctNew(), Verdict::jump(str(kFirewallCheckChain))});
+    rule(o, kFilterOutputPostDnatChain, {ctNew(), Verdict::jump(str(kClusterIpsCheckChain))});
+    rule(o, kNatPreroutingChain, {Verdict::jump(str(kServicesChain))});
+    rule(o, kNatOutputChain, {Verdict::jump(str(kServicesChain))});
+    rule(o, kNatPostroutingChain, {Verdict::jump(str(kMasqueradingChain))});
 
     const nft::Concat ipConcat{daddr_, Field::MetaL4proto, Field::ThDport};
     const nft::Concat portConcat{Field::MetaL4proto, Field::ThDport};
     // Reached only before DNAT (filter-forward, filter-output-post-dnat), so a ClusterIP still here went to a
     // port no Service claims.
-    rule(kClusterIpsCheckChain, {nft::lookup({daddr_}, str(kClusterIpsSet)), nft::Reject{}},
+    rule(o, kClusterIpsCheckChain, {nft::lookup({daddr_}, str(kClusterIpsSet)), nft::Reject{}},
          "Reject traffic to invalid ports of ClusterIPs");
-    rule(kFirewallCheckChain, {nft::vmap(ipConcat, str(kFirewallIpsMap))});
-    rule(kServiceEndpointsCheckChain, {nft::vmap(ipConcat, str(kNoEndpointServicesMap))});
+    rule(o, kFirewallCheckChain, {nft::vmap(ipConcat, str(kFirewallIpsMap))});
+    rule(o, kServiceEndpointsCheckChain, {nft::vmap(ipConcat, str(kNoEndpointServicesMap))});
     {
       std::vector<Statement> s;
       nodeAddressMatch(s);
       s.push_back(nft::vmap(portConcat, str(kNoEndpointNodePortsMap)));
-      rule(kNodePortEndpointsCheckChain, std::move(s));
+      rule(o, kNodePortEndpointsCheckChain, std::move(s));
     }
-    rule(kServicesChain, {nft::vmap(ipConcat, str(kServiceIpsMap))});
+    rule(o, kServicesChain, {nft::vmap(ipConcat, str(kServiceIpsMap))});
     {
       std::vector<Statement> s;
       nodeAddressMatch(s);
       s.push_back(nft::vmap(portConcat, str(kServiceNodePortsMap)));
-      rule(kServicesChain, std::move(s));
+      rule(o, kServicesChain, std::move(s));
     }
-    rule(kMarkMasqChain, {nft::MarkSet{cfg_.masqueradeBit}});
-    rule(kMasqueradingChain,
+    rule(o, kMarkMasqChain, {nft::MarkSet{cfg_.masqueradeBit}});
+    rule(o, kMasqueradingChain,
          {nft::Match{Field::MetaMark, nft::CmpOp::Eq, Value::mark(0), cfg_.masqueradeBit}, Verdict::ret()});
     // Clear the bit before masquerading, so a packet that loops back through the node is judged afresh.
-    rule(kMasqueradingChain, {nft::MarkSet{.xorBits = cfg_.masqueradeBit}});
-    rule(kMasqueradingChain, {nft::Masquerade{.fullyRandom = true}});
-    rule(kRejectChain, {nft::Reject{}});
+    rule(o, kMasqueradingChain, {nft::MarkSet{.xorBits = cfg_.masqueradeBit}});
+    rule(o, kMasqueradingChain, {nft::Masquerade{.fullyRandom = true}});
+    rule(o, kRejectChain, {nft::Reject{}});
     if (clusterCIDRs_.size() > 1 && !cfg_.masqueradeAll) {
-      for (const Cidr& c : clusterCIDRs_) rule(kMarkMasqOffClusterChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
-      rule(kMarkMasqOffClusterChain, {Verdict::jump(str(kMarkMasqChain))});
+      for (const Cidr& c : clusterCIDRs_) rule(o, kMarkMasqOffClusterChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
+      rule(o, kMarkMasqOffClusterChain, {Verdict::jump(str(kMarkMasqChain))});
     }
   }
 
@@ -249,14 +249,14 @@ class Builder {
     }
   }
 
-  void buildService(const ServiceInput& si) {
+  void buildService(const ServiceInput& si, Out& o) const {
     const kube::Service& svc = *si.service;
     if (svc.headless || svc.type == kube::ServiceType::ExternalName || svc.hasServiceProxyName() ||
         svc.meta.labels.contains(kube::kLabelHeadless))
       return;
     std::optional<IpAddress> clusterIP = svc.clusterIP(cfg_.family);
     if (!clusterIP) return;  // single-stack Service of the other family, or not allocated yet
-    element(kClusterIpsSet, {Value::ip(*clusterIP)}, std::nullopt);
+    element(o, kClusterIpsSet, {Value::ip(*clusterIP)}, std::nullopt);
 
     std::vector<IpAddress> externalIPs, lbVIPs;
     for (const IpAddress& ip : svc.externalIPs)
@@ -269,20 +269,20 @@ class Builder {
     const bool external = externallyAccessible(svc, cfg_.family);
 
     for (const kube::ServicePort& port : svc.ports)
-      buildServicePort(si, svc, port, *clusterIP, externalIPs, lbVIPs, sourceRanges, external);
+      buildServicePort(o, si, svc, port, *clusterIP, externalIPs, lbVIPs, sourceRanges, external);
   }
 
-  void buildServicePort(const ServiceInput& si, const kube::Service& svc, const kube::ServicePort& port,
+  void buildServicePort(Out& o, const ServiceInput& si, const kube::Service& svc, const kube::ServicePort& port,
                         const IpAddress& clusterIP, const std::vector<IpAddress>& externalIPs,
-                        const std::vector<IpAddress>& lbVIPs, const std::vector<Cidr>& sourceRanges, bool external) {
+                        const std::vector<IpAddress>& lbVIPs, const std::vector<Cidr>& sourceRanges, bool external) const {
     const L4Proto proto = port.protocol;
     const std::string base = strCat(svc.meta.ns.view(), "/", svc.meta.name, "/", l4ProtoName(proto), "/",
                                     port.name.empty() ? strCat("p", port.port) : std::string(port.name.view()));
     const std::optional<std::string> spn = comment(servicePortName(svc, port));
     const bool affinity = svc.sessionAffinity == kube::SessionAffinity::ClientIP;
 
-    std::vector<EndpointInfo> all = collectEndpoints(si.slices, port, cfg_.family, in_.node.name);
-    CategorizedEndpoints eps = categorizeEndpoints(all, svc, in_.node, external);
+    std::vector<EndpointInfo> all = collectEndpoints(si.slices, port, cfg_.family, node_.name);
+    CategorizedEndpoints eps = categorizeEndpoints(all, svc, node_, external);
 
     const bool itpLocal = svc.internalTrafficPolicy == kube::TrafficPolicy::Local;
     const bool etpLocal = external && svc.externalTrafficPolicy == kube::TrafficPolicy::Local;
@@ -304,6 +304,19 @@ class Builder {
     const Verdict noEndpointInternal = eps.hasAny ? Verdict::drop() : Verdict::goTo(str(kRejectChain));
     const Verdict noEndpointExternal = noEndpointInternal;
 
+    if (o.ports) {
+      ServicePortInfo info{.protocol = proto, .port = port.port, .nodePort = port.nodePort};
+      info.serviceIPs.reserve(1 + externalIPs.size() + lbVIPs.size());
+      info.serviceIPs.push_back(clusterIP);
+      info.serviceIPs.insert(info.serviceIPs.end(), externalIPs.begin(), externalIPs.end());
+      info.serviceIPs.insert(info.serviceIPs.end(), lbVIPs.begin(), lbVIPs.end());
+      info.endpoints.reserve(eps.reachable.size());
+      for (const EndpointInfo& e : eps.reachable) info.endpoints.push_back(e.ip);
+      for (const EndpointInfo& e : all)
+        if (e.local && e.ready) ++info.localReady;
+      o.ports->push_back(std::move(info));
+    }
+
     std::vector<std::string> epChains(eps.reachable.size()), affinitySets(eps.reachable.size());
     for (size_t i = 0; i < eps.reachable.size(); ++i) {
       const EndpointInfo& e = eps.reachable[i];
@@ -315,28 +328,28 @@ class Builder {
       return std::lower_bound(eps.reachable.begin(), eps.reachable.end(), e) - eps.reachable.begin();
     };
 
-    if (usesClusterChain) chain(clusterChain);
-    if (usesLocalChain) chain(localChain);
-    if (usesExternalChain) chain(externalChain);
-    if (usesFirewall) chain(fwChain);
-    for (const std::string& c : epChains) chain(c);
+    if (usesClusterChain) chain(o, clusterChain);
+    if (usesLocalChain) chain(o, localChain);
+    if (usesExternalChain) chain(o, externalChain);
+    if (usesFirewall) chain(o, fwChain);
+    for (const std::string& c : epChains) chain(o, c);
     if (affinity)
       for (const std::string& s : affinitySets)
-        out_.sets.push_back(nft::Set{.name = s, .key = {addrType_}, .flags = nft::kSetDynamic | nft::kSetTimeout,
+        o.parts.sets.push_back(nft::Set{.name = s, .key = {addrType_}, .flags = nft::kSetDynamic | nft::kSetTimeout,
                                      .timeoutSec = svc.affinityTimeoutSeconds});
 
     auto ipKey = [&](const IpAddress& ip) { return nft::Key{Value::ip(ip), Value::proto(proto), Value::port(port.port)}; };
 
     // ClusterIP.
     if (hasInternal)
-      element(kServiceIpsMap, ipKey(clusterIP), Verdict::goTo(internalChain));
+      element(o, kServiceIpsMap, ipKey(clusterIP), Verdict::goTo(internalChain));
     else
-      element(kNoEndpointServicesMap, ipKey(clusterIP), noEndpointInternal, spn);
+      element(o, kNoEndpointServicesMap, ipKey(clusterIP), noEndpointInternal, spn);
 
     // externalIPs.
     for (const IpAddress& ip : externalIPs) {
-      if (eps.hasAny) element(kServiceIpsMap, ipKey(ip), Verdict::goTo(externalChain));
-      if (!hasExternal) element(kNoEndpointServicesMap, ipKey(ip), noEndpointExternal, spn);
+      if (eps.hasAny) element(o, kServiceIpsMap, ipKey(ip), Verdict::goTo(externalChain));
+      if (!hasExternal) element(o, kNoEndpointServicesMap, ipKey(ip), noEndpointExternal, spn);
     }
 
     // loadBalancerSourceRanges: allowed prefixes return, the rest is dropped. When a range holds the node's
@@ -344,26 +357,26 @@ class Builder {
     if (usesFirewall) {
       bool allowFromNode = false;
       for (const Cidr& c : sourceRanges) {
-        rule(fwChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
+        rule(o, fwChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
         allowFromNode = allowFromNode || (!nodeIPs_.empty() && c.contains(nodeIPs_.front()));
       }
       if (allowFromNode)
-        for (const IpAddress& ip : lbVIPs) rule(fwChain, {nft::match(saddr_, Value::ip(ip)), Verdict::ret()});
-      rule(fwChain, {Verdict::drop()});
+        for (const IpAddress& ip : lbVIPs) rule(o, fwChain, {nft::match(saddr_, Value::ip(ip)), Verdict::ret()});
+      rule(o, fwChain, {Verdict::drop()});
     }
 
     // LoadBalancer VIPs (ipMode VIP only).
     for (const IpAddress& ip : lbVIPs) {
-      if (eps.hasAny) element(kServiceIpsMap, ipKey(ip), Verdict::goTo(externalChain));
-      if (usesFirewall) element(kFirewallIpsMap, ipKey(ip), Verdict::goTo(fwChain), spn);
-      if (!hasExternal) element(kNoEndpointServicesMap, ipKey(ip), noEndpointExternal, spn);
+      if (eps.hasAny) element(o, kServiceIpsMap, ipKey(ip), Verdict::goTo(externalChain));
+      if (usesFirewall) element(o, kFirewallIpsMap, ipKey(ip), Verdict::goTo(fwChain), spn);
+      if (!hasExternal) element(o, kNoEndpointServicesMap, ipKey(ip), noEndpointExternal, spn);
     }
 
     // NodePort (not subject to loadBalancerSourceRanges, as in kube-proxy).
     if (port.nodePort != 0) {
       nft::Key key{Value::proto(proto), Value::port(port.nodePort)};
-      if (eps.hasAny) element(kServiceNodePortsMap, key, Verdict::goTo(externalChain));
-      if (!hasExternal) element(kNoEndpointNodePortsMap, key, noEndpointExternal, spn);
+      if (eps.hasAny) element(o, kServiceNodePortsMap, key, Verdict::goTo(externalChain));
+      if (!hasExternal) element(o, kNoEndpointNodePortsMap, key, noEndpointExternal, spn);
     }
 
     // Internal traffic from outside the pod network is masqueraded: the reply must come back through us.
@@ -372,48 +385,48 @@ class Builder {
       portMatch(s, proto, port.port);
       if (cfg_.masqueradeAll) {
         s.push_back(Verdict::jump(str(kMarkMasqChain)));
-        rule(internalChain, std::move(s));
+        rule(o, internalChain, std::move(s));
       } else if (clusterCIDRs_.size() == 1) {
         s.push_back(nft::notMatch(saddr_, Value::prefix(clusterCIDRs_.front())));
         s.push_back(Verdict::jump(str(kMarkMasqChain)));
-        rule(internalChain, std::move(s));
+        rule(o, internalChain, std::move(s));
       } else if (clusterCIDRs_.size() > 1) {
         s.push_back(Verdict::jump(str(kMarkMasqOffClusterChain)));
-        rule(internalChain, std::move(s));
+        rule(o, internalChain, std::move(s));
       }
     }
 
     if (usesExternalChain) {
       if (!etpLocal) {
         // Cluster policy may forward to another node: masquerade so the reply returns through this one.
-        rule(externalChain, {Verdict::jump(str(kMarkMasqChain))});
+        rule(o, externalChain, {Verdict::jump(str(kMarkMasqChain))});
       } else if (usesClusterChain) {
         // Pods reaching an external address of the Service behave as if they went out to the LB and back:
         // neither policy applies, any endpoint will do.
         for (const Cidr& c : clusterCIDRs_)
-          rule(externalChain, {nft::match(saddr_, Value::prefix(c)), Verdict::goTo(clusterChain)},
+          rule(o, externalChain, {nft::match(saddr_, Value::prefix(c)), Verdict::goTo(clusterChain)},
                "short-circuit pod traffic");
         // Traffic from the node itself to an external address: masquerade it so replies return here, and let it
         // use any endpoint (kube-proxy's "masquerade local traffic" / "short-circuit local traffic").
         const Value local = Value::fibType(nft::FibAddrType::Local);
-        rule(externalChain, {nft::match(Field::FibSaddrType, local), Verdict::jump(str(kMarkMasqChain))},
+        rule(o, externalChain, {nft::match(Field::FibSaddrType, local), Verdict::jump(str(kMarkMasqChain))},
              "masquerade local traffic");
-        rule(externalChain, {nft::match(Field::FibSaddrType, local), Verdict::goTo(clusterChain)},
+        rule(o, externalChain, {nft::match(Field::FibSaddrType, local), Verdict::goTo(clusterChain)},
              "short-circuit local traffic");
       }
-      if (hasExternal) rule(externalChain, {Verdict::goTo(externalPolicyChain)});
+      if (hasExternal) rule(o, externalChain, {Verdict::goTo(externalPolicyChain)});
     }
 
     auto writeDispatch = [&](const std::string& chainName, const std::vector<EndpointInfo>& list) {
       if (affinity)
         for (const EndpointInfo& e : list) {
           size_t i = chainOf(e);
-          rule(chainName, {nft::lookup({saddr_}, affinitySets[i]), Verdict::goTo(epChains[i])});
+          rule(o, chainName, {nft::lookup({saddr_}, affinitySets[i]), Verdict::goTo(epChains[i])});
         }
       nft::NumgenVmap ng;
       ng.targets.reserve(list.size());
       for (const EndpointInfo& e : list) ng.targets.push_back(Verdict::goTo(epChains[chainOf(e)]));
-      rule(chainName, {std::move(ng)});
+      rule(o, chainName, {std::move(ng)});
     };
     if (usesClusterChain) writeDispatch(clusterChain, eps.cluster);
     if (usesLocalChain) writeDispatch(localChain, eps.local);
@@ -422,26 +435,77 @@ class Builder {
       const EndpointInfo& e = eps.reachable[i];
       // Hairpin: a pod reaching itself through the Service must see the node as source, or it would answer
       // itself directly and the client would drop the reply.
-      rule(epChains[i], {nft::match(saddr_, Value::ip(e.ip)), Verdict::jump(str(kMarkMasqChain))});
-      if (affinity) rule(epChains[i], {nft::SetUpdate{.key = {saddr_}, .set = affinitySets[i]}});
-      rule(epChains[i], {nft::match(Field::MetaL4proto, Value::proto(proto)),
+      rule(o, epChains[i], {nft::match(saddr_, Value::ip(e.ip)), Verdict::jump(str(kMarkMasqChain))});
+      if (affinity) rule(o, epChains[i], {nft::SetUpdate{.key = {saddr_}, .set = affinitySets[i]}});
+      rule(o, epChains[i], {nft::match(Field::MetaL4proto, Value::proto(proto)),
                          nft::Nat{.kind = nft::NatKind::Dnat, .addr = e.ip, .port = e.port}});
     }
   }
 
-  const Input& in_;
+  const NodeInput& node_;
   const Config& cfg_;
   const bool v6_;
   Field saddr_, daddr_;
   nft::DataType addrType_;
   std::vector<Cidr> clusterCIDRs_;
   std::vector<IpAddress> nodeIPs_;
-  Ruleset out_;
 };
 
-}  // namespace
+RulesBuilder::RulesBuilder(NodeInput node, Config config)
+    : node_(std::move(node)), config_(std::move(config)), impl_(std::make_unique<Impl>(node_, config_)) {}
+RulesBuilder::~RulesBuilder() = default;
 
-Ruleset buildRuleset(const Input& input, const Config& config) { return Builder(input, config).build(); }
+RuleParts RulesBuilder::shared() const {
+  RuleParts out;
+  impl_->shared(out);
+  return out;
+}
+
+ServiceRules RulesBuilder::service(const ServiceInput& service) const {
+  ServiceRules out;
+  impl_->service(service, out);
+  return out;
+}
+
+void RulesBuilder::appendService(const ServiceInput& service, ServiceRules& out) const { impl_->service(service, out); }
+
+bool lessByServiceKey(const kube::Service& a, const kube::Service& b) {
+  if (a.meta.ns != b.meta.ns) return a.meta.ns < b.meta.ns;
+  return a.meta.name < b.meta.name;
+}
+
+Ruleset buildRuleset(const Input& input, const Config& config) {
+  Ruleset out;
+  out.family = config.family == IpFamily::V6 ? nft::Family::Ip6 : nft::Family::Ip;
+  out.table = str(kTableName);
+  size_t n = input.services.size();
+  out.chains.reserve(32 + n * 4);
+  out.elements.reserve(16 + n * 2);
+  out.rules.reserve(32 + n * 6);
+  RulesBuilder builder(input.node, config);
+  builder.impl().shared(out);
+  std::vector<const ServiceInput*> order;
+  order.reserve(n);
+  for (const ServiceInput& s : input.services)
+    if (s.service != nullptr) order.push_back(&s);
+  std::sort(order.begin(), order.end(),
+            [](const ServiceInput* a, const ServiceInput* b) { return lessByServiceKey(*a->service, *b->service); });
+  // Services are built straight into the one Ruleset (same order as one buildServiceRules() per Service).
+  ServiceRules scratch;
+  for (const ServiceInput* s : order) {
+    builder.impl().service(*s, scratch);
+    auto move = [](auto& from, auto& to) {
+      for (auto& x : from) to.push_back(std::move(x));
+      from.clear();
+    };
+    move(scratch.chains, out.chains);
+    move(scratch.sets, out.sets);
+    move(scratch.elements, out.elements);
+    move(scratch.rules, out.rules);
+    scratch.ports.clear();
+  }
+  return out;
+}
 
 nft::Transaction toTransaction(const Ruleset& rs) {
   nft::Transaction tx(rs.family, rs.table);

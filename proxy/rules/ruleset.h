@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,20 +78,77 @@ struct Config {
   uint32_t masqueradeBit = 0x4000;
 };
 
-/// The desired content of one table: what toTransaction() adds after flushing it. Deterministic order:
-/// shared objects first, then services by namespace/name and port order.
-struct Ruleset {
-  nft::Family family = nft::Family::Ip;
-  std::string table;
+/// Part of a table's content: the shared skeleton, or one Service's objects.
+struct RuleParts {
   std::vector<nft::Chain> chains;
   std::vector<nft::Set> sets;  // sets and maps
   std::vector<nft::Element> elements;
   std::vector<nft::Rule> rules;
+};
+
+/// What the sync layer needs to know about one programmed service port besides its rules (UDP conntrack cleanup,
+/// the health check server).
+struct ServicePortInfo {
+  L4Proto protocol = L4Proto::TCP;
+  uint16_t port = 0;
+  uint16_t nodePort = 0;  // 0 = none
+  /// Where clients send: the ClusterIP, then externalIPs, then LoadBalancer VIPs (of the table's family).
+  std::vector<IpAddress> serviceIPs;
+  /// The endpoints traffic may be DNATed to (each has an endpoint chain), sorted; may repeat an address with
+  /// another target port.
+  std::vector<IpAddress> endpoints;
+  /// Ready endpoints on this node (externalTrafficPolicy Local health checks).
+  size_t localReady = 0;
+};
+
+/// The desired content of one table: what toTransaction() adds after flushing it. Deterministic order:
+/// shared objects first, then services by namespace/name and port order.
+struct Ruleset : RuleParts {
+  nft::Family family = nft::Family::Ip;
+  std::string table;
 
   /// Lookups for tests and the sync layer's diff (linear; nullptr when absent).
   const nft::Chain* findChain(std::string_view name) const;
   const nft::Set* findSet(std::string_view name) const;
 };
+
+/// One Service's objects in one table (empty when the Service is skipped) and its ports' facts.
+struct ServiceRules : RuleParts {
+  std::vector<ServicePortInfo> ports;
+};
+
+/// Builds a table piece by piece: the shared skeleton once, then any Service on its own. buildRuleset() is
+/// shared() followed by service() for each Service in namespace/name order, so a sync layer that keeps the
+/// pieces (and rebuilds only the Services that changed) holds exactly what buildRuleset() would produce.
+/// Pure; const methods are safe to call from several threads at once.
+class RulesBuilder {
+ public:
+  RulesBuilder(NodeInput node, Config config);
+  ~RulesBuilder();
+  RulesBuilder(const RulesBuilder&) = delete;
+  RulesBuilder& operator=(const RulesBuilder&) = delete;
+
+  /// The table-wide objects: base chains, dispatch chains, the dispatch maps and sets (and nodeport-ips elements).
+  RuleParts shared() const;
+  /// One Service's chains, affinity sets, map elements and rules (nothing when the Service is skipped).
+  ServiceRules service(const ServiceInput& service) const;
+  /// Same, appending to `out` (reuses its capacity).
+  void appendService(const ServiceInput& service, ServiceRules& out) const;
+
+  const Config& config() const { return config_; }
+  const NodeInput& node() const { return node_; }
+
+  class Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  NodeInput node_;
+  Config config_;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The order buildRuleset() emits Services in: by namespace, then name.
+bool lessByServiceKey(const kube::Service& a, const kube::Service& b);
 
 /// Builds the desired table for config.family. Pure and infallible: Services that the proxy does not handle
 /// (headless, ExternalName, service-proxy-name label, no ClusterIP of this family) are skipped, as are
