@@ -1,0 +1,393 @@
+#include "proxy/sync/table_sync.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <unordered_set>
+
+#include "base/strings.h"
+#include "proxy/rules/names.h"
+
+namespace nodenet::proxy::sync {
+
+namespace {
+
+using ElementIndex = std::map<std::pair<std::string_view, nft::Key>, const nft::Element*>;
+
+ElementIndex indexElements(const rules::RuleParts* p) {
+  ElementIndex out;
+  if (p)
+    for (const nft::Element& e : p->elements) out.emplace(std::make_pair(std::string_view(e.set), e.key), &e);
+  return out;
+}
+
+/// Each chain's rules as nft text (the identity of a chain's content; rules carry no handles here).
+std::unordered_map<std::string_view, std::string> chainTexts(const rules::RuleParts* p, nft::Family family) {
+  std::unordered_map<std::string_view, std::string> out;
+  if (!p) return out;
+  for (const nft::Chain& c : p->chains) out[c.name];
+  for (const nft::Rule& r : p->rules) {
+    std::string& t = out[r.chain];
+    t += nft::ruleBodyToString(r, family);
+    t += '\n';
+  }
+  return out;
+}
+
+std::unordered_map<std::string_view, const nft::Set*> indexSets(const rules::RuleParts* p) {
+  std::unordered_map<std::string_view, const nft::Set*> out;
+  if (p)
+    for (const nft::Set& s : p->sets) out.emplace(s.name, &s);
+  return out;
+}
+
+std::string serviceKey(const kube::Service& svc) { return strCat(svc.meta.ns.view(), "/", svc.meta.name); }
+
+std::shared_ptr<const AppliedService> buildService(const rules::RulesBuilder& builder, const rules::ServiceInput& in) {
+  auto st = std::make_shared<AppliedService>();
+  builder.appendService(in, st->rules);
+  if (st->rules.chains.empty() && st->rules.elements.empty() && st->rules.ports.empty()) return nullptr;  // skipped
+  const kube::Service& svc = *in.service;
+  if (svc.externalTrafficPolicy == kube::TrafficPolicy::Local && svc.healthCheckNodePort != 0)
+    st->healthCheckNodePort = svc.healthCheckNodePort;
+  return st;
+}
+
+/// The UDP flows made stale by going from `old` to `cur` (either may be null), as kube-proxy's
+/// deleteStaleServiceConntrackEntries / deleteStaleEndpointConntrackEntries: flows DNATed to an endpoint that is
+/// gone, and flows to a service port that had no endpoint and now has one (they were rejected or blackholed and
+/// would stay so until they time out).
+void conntrackDiff(const AppliedService* old, const AppliedService* cur, IpFamily family,
+                   std::vector<UdpFlowFilter>& out) {
+  auto findPort = [](const AppliedService* s, const rules::ServicePortInfo& p) -> const rules::ServicePortInfo* {
+    if (!s) return nullptr;
+    for (const auto& q : s->rules.ports)
+      if (q.protocol == p.protocol && q.port == p.port) return &q;
+    return nullptr;
+  };
+  if (old)
+    for (const auto& op : old->rules.ports) {
+      if (op.protocol != L4Proto::UDP) continue;
+      const rules::ServicePortInfo* np = findPort(cur, op);
+      for (const IpAddress& ep : op.endpoints) {
+        if (np && std::find(np->endpoints.begin(), np->endpoints.end(), ep) != np->endpoints.end()) continue;
+        for (const IpAddress& ip : op.serviceIPs) out.push_back({ip, op.port, ep, family});
+        if (op.nodePort) out.push_back({std::nullopt, op.nodePort, ep, family});
+      }
+    }
+  if (cur)
+    for (const auto& np : cur->rules.ports) {
+      if (np.protocol != L4Proto::UDP || np.endpoints.empty()) continue;
+      const rules::ServicePortInfo* op = findPort(old, np);
+      if (op && !op->endpoints.empty()) continue;
+      for (const IpAddress& ip : np.serviceIPs) out.push_back({ip, np.port, std::nullopt, family});
+      if (np.nodePort) out.push_back({std::nullopt, np.nodePort, std::nullopt, family});
+    }
+}
+
+void dedupe(std::vector<UdpFlowFilter>& v) {
+  std::vector<UdpFlowFilter> out;
+  std::unordered_set<std::string> seen;
+  for (auto& f : v)
+    if (seen.insert(f.toString()).second) out.push_back(std::move(f));
+  v = std::move(out);
+}
+
+}  // namespace
+
+TableSync::TableSync(rules::Config config)
+    : config_(std::move(config)),
+      family_(config_.family == IpFamily::V6 ? nft::Family::Ip6 : nft::Family::Ip),
+      table_(rules::kTableName) {}
+
+TableSync::~TableSync() = default;
+
+const rules::ServiceRules* TableSync::serviceRules(const std::string& key) const {
+  auto it = services_.find(key);
+  return it == services_.end() ? nullptr : &it->second->rules;
+}
+
+std::map<std::string, std::pair<uint16_t, size_t>> TableSync::healthChecks() const {
+  std::map<std::string, std::pair<uint16_t, size_t>> out;
+  for (const auto& [key, st] : services_) {
+    if (!st->healthCheckNodePort) continue;
+    size_t local = 0;
+    for (const auto& p : st->rules.ports) local = std::max(local, p.localReady);
+    out[key] = {st->healthCheckNodePort, local};
+  }
+  return out;
+}
+
+Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& services, const rules::NodeInput& node,
+                                      nft::Kernel& kernel) const {
+  TablePlan plan(family_);
+  plan.full = true;
+  auto builder = std::make_shared<const rules::RulesBuilder>(node, config_);
+  plan.builder = builder;
+  const rules::RuleParts shared = builder->shared();
+
+  // Desired state, in buildRuleset()'s order (namespace/name).
+  std::vector<const rules::ServiceInput*> order;
+  order.reserve(services.size());
+  for (const auto& s : services)
+    if (s.service) order.push_back(&s);
+  std::sort(order.begin(), order.end(), [](const rules::ServiceInput* a, const rules::ServiceInput* b) {
+    return rules::lessByServiceKey(*a->service, *b->service);
+  });
+  plan.services.reserve(order.size());
+  for (const rules::ServiceInput* s : order)
+    if (auto st = buildService(*builder, *s)) plan.services.emplace_back(serviceKey(*s->service), std::move(st));
+  plan.servicesChanged = plan.services.size();
+
+  // What the kernel has (an absent table has nothing).
+  std::vector<nft::Chain> kchains;
+  std::vector<nft::Set> ksets;
+  if (auto c = kernel.listChains(family_, table_); c.ok())
+    kchains = std::move(*c);
+  else if (c.error().sysErrno() != ENOENT)
+    return c.error().context(strCat("listing chains of ", nft::familyName(family_), " ", table_));
+  if (!kchains.empty() || true) {
+    if (auto s = kernel.listSets(family_, table_); s.ok())
+      ksets = std::move(*s);
+    else if (s.error().sysErrno() != ENOENT)
+      return s.error().context(strCat("listing sets of ", nft::familyName(family_), " ", table_));
+  }
+
+  std::unordered_map<std::string_view, const nft::Chain*> wantChains;
+  std::unordered_map<std::string_view, const nft::Set*> wantSets;
+  size_t nChains = shared.chains.size(), nRules = shared.rules.size(), nElems = shared.elements.size();
+  for (const auto& c : shared.chains) wantChains.emplace(c.name, &c);
+  for (const auto& s : shared.sets) wantSets.emplace(s.name, &s);
+  for (const auto& [key, st] : plan.services) {
+    for (const auto& c : st->rules.chains) wantChains.emplace(c.name, &c);
+    for (const auto& s : st->rules.sets) wantSets.emplace(s.name, &s);
+    nChains += st->rules.chains.size();
+    nRules += st->rules.rules.size();
+    nElems += st->rules.elements.size();
+  }
+
+  nft::Transaction& tx = plan.tx;
+  tx.reserve(8 + nChains + nRules + nElems + 2 * wantSets.size() + kchains.size() + ksets.size());
+  tx.add(nft::Table{family_, table_, std::string(rules::kTableComment)});
+  tx.flush(nft::Table{family_, table_});  // every chain's rules: nothing below references a stale object any more
+
+  // Objects whose definition changed cannot be re-added over the old one: delete (unreferenced once the table
+  // is flushed: base chains are never referenced, sets only by rules) and add anew.
+  for (const nft::Chain& k : kchains) {
+    auto it = wantChains.find(k.name);
+    if (it != wantChains.end() && k.base != it->second->base) tx.remove(nft::Chain{.name = k.name});
+  }
+  for (const nft::Set& k : ksets) {
+    auto it = wantSets.find(k.name);
+    if (it != wantSets.end() && !k.sameShape(*it->second)) tx.remove(nft::Set{.name = k.name});
+  }
+
+  for (const auto& c : shared.chains) tx.add(c);
+  for (const auto& [key, st] : plan.services)
+    for (const auto& c : st->rules.chains) tx.add(c);
+  for (const auto& s : shared.sets) tx.add(s);
+  for (const auto& [key, st] : plan.services)
+    for (const auto& s : st->rules.sets) tx.add(s);
+  // Dispatch maps are rebuilt whole; affinity sets are dynamic and keep their clients' entries.
+  for (const auto& s : shared.sets)
+    if (!(s.flags & nft::kSetDynamic)) tx.flush(nft::Set{.name = s.name});
+
+  // Unwanted chains and sets: delete those flushed by an earlier committed sync, flush the rest now (the table
+  // flush emptied the chains) and delete them next time.
+  for (const nft::Chain& k : kchains) {
+    if (wantChains.contains(k.name)) continue;
+    if (pendingChains_.contains(k.name))
+      tx.remove(nft::Chain{.name = k.name});
+    else
+      plan.pendingChains.insert(k.name);
+  }
+  for (const nft::Set& k : ksets) {
+    if (wantSets.contains(k.name)) continue;
+    if (pendingSets_.contains(k.name)) {
+      tx.remove(nft::Set{.name = k.name});
+    } else {
+      tx.flush(nft::Set{.name = k.name});
+      plan.pendingSets.insert(k.name);
+    }
+  }
+
+  for (const auto& e : shared.elements) tx.add(e);
+  for (const auto& [key, st] : plan.services)
+    for (const auto& e : st->rules.elements) tx.add(e);
+  for (const auto& r : shared.rules) tx.add(r);
+  for (const auto& [key, st] : plan.services)
+    for (const auto& r : st->rules.rules) tx.add(r);
+  NN_TRY(tx.status());
+
+  // Conntrack: only relative to a state we applied (the first sync after start has no "before").
+  if (haveFull_) {
+    std::unordered_set<std::string_view> seen;
+    for (const auto& [key, st] : plan.services) {
+      seen.insert(key);
+      auto it = services_.find(key);
+      const AppliedService* old = it == services_.end() ? nullptr : it->second.get();
+      conntrackDiff(old, st.get(), config_.family, plan.conntrack);
+    }
+    for (const auto& [key, st] : services_)
+      if (!seen.contains(key)) conntrackDiff(st.get(), nullptr, config_.family, plan.conntrack);
+    dedupe(plan.conntrack);
+  }
+  return plan;
+}
+
+Result<TablePlan> TableSync::planPartial(const std::vector<ServiceUpdate>& touched) const {
+  if (!haveFull_ || !builder_) return Error("partial sync before the first full sync");
+  TablePlan plan(family_);
+  const nft::Family fam = family_;
+
+  std::vector<const ServiceUpdate*> order;
+  order.reserve(touched.size());
+  for (const auto& u : touched) order.push_back(&u);
+  std::sort(order.begin(), order.end(), [](const ServiceUpdate* a, const ServiceUpdate* b) { return a->key < b->key; });
+
+  // Phases (see table_sync.h).
+  std::vector<nft::Element> delElems, addElems;
+  std::vector<nft::Chain> addChains, flushChains;
+  std::vector<nft::Set> addSets, recreateSets, flushSets;
+  std::vector<const nft::Rule*> addRules;
+  std::set<std::string> revivedChains, revivedSets;
+  // Keep the built states alive until the transaction has copied from them.
+  plan.services.reserve(order.size());
+
+  for (const ServiceUpdate* u : order) {
+    auto it = services_.find(u->key);
+    const AppliedService* old = it == services_.end() ? nullptr : it->second.get();
+    std::shared_ptr<const AppliedService> cur;
+    if (u->input && u->input->service) cur = buildService(*builder_, *u->input);
+    if (!old && !cur) continue;
+    const rules::ServiceRules* o = old ? &old->rules : nullptr;
+    const rules::ServiceRules* n = cur ? &cur->rules : nullptr;
+    bool changed = false;
+
+    // Affinity sets.
+    auto oldSets = indexSets(o), newSets = indexSets(n);
+    bool refillAll = false;
+    if (n)
+      for (const nft::Set& s : n->sets) {
+        auto os = oldSets.find(s.name);
+        if (os == oldSets.end()) {
+          changed = true;
+          if (pendingSets_.contains(s.name)) {
+            revivedSets.insert(s.name);
+            recreateSets.push_back(s);  // unreferenced leftover of unknown shape: replace it
+          } else {
+            addSets.push_back(s);
+          }
+        } else if (!os->second->sameShape(s)) {
+          changed = refillAll = true;  // its rules must go before the set can be replaced
+          recreateSets.push_back(s);
+        }
+      }
+    if (o)
+      for (const nft::Set& s : o->sets)
+        if (!newSets.contains(s.name)) {
+          changed = true;
+          flushSets.push_back(nft::Set{.name = s.name});
+          plan.pendingSets.insert(s.name);
+        }
+
+    // Chains and their rules.
+    auto oldText = chainTexts(o, fam), newText = chainTexts(n, fam);
+    std::unordered_set<std::string_view> refill;
+    if (n)
+      for (const nft::Chain& c : n->chains) {
+        auto ot = oldText.find(c.name);
+        if (ot == oldText.end()) {
+          changed = true;
+          addChains.push_back(c);  // also right for a revived pending chain: it exists, flushed
+          if (pendingChains_.contains(c.name)) revivedChains.insert(c.name);
+          refill.insert(c.name);
+        } else if (refillAll || ot->second != newText[c.name]) {
+          changed = true;
+          flushChains.push_back(nft::Chain{.name = c.name});
+          refill.insert(c.name);
+        }
+      }
+    if (o)
+      for (const nft::Chain& c : o->chains)
+        if (!newText.contains(c.name)) {
+          changed = true;
+          flushChains.push_back(nft::Chain{.name = c.name});
+          plan.pendingChains.insert(c.name);
+        }
+    if (n)
+      for (const nft::Rule& r : n->rules)
+        if (refill.contains(r.chain)) addRules.push_back(&r);
+
+    // Map and set elements.
+    ElementIndex oldElems = indexElements(o);
+    if (n)
+      for (const nft::Element& e : n->elements) {
+        auto oe = oldElems.find({std::string_view(e.set), e.key});
+        if (oe != oldElems.end()) {
+          bool same = *oe->second == e;
+          oldElems.erase(oe);
+          if (same) continue;
+          // A changed element cannot be overwritten (the kernel answers EBUSY): delete, then add.
+          delElems.push_back(nft::Element{.set = e.set, .key = e.key});
+        }
+        changed = true;
+        addElems.push_back(e);
+      }
+    for (const auto& [k, e] : oldElems) {
+      changed = true;
+      delElems.push_back(nft::Element{.set = e->set, .key = e->key});
+    }
+
+    conntrackDiff(old, cur.get(), config_.family, plan.conntrack);
+    if (changed) ++plan.servicesChanged;
+    plan.services.emplace_back(u->key, std::move(cur));
+  }
+
+  nft::Transaction& tx = plan.tx;
+  tx.reserve(pendingChains_.size() + pendingSets_.size() + delElems.size() + addChains.size() + addSets.size() +
+             flushChains.size() + 2 * recreateSets.size() + addRules.size() + addElems.size() + flushSets.size());
+  // 1. What earlier syncs flushed: nothing references it any more.
+  for (const std::string& c : pendingChains_)
+    if (!revivedChains.contains(c)) tx.remove(nft::Chain{.name = c});
+  for (const std::string& s : pendingSets_)
+    if (!revivedSets.contains(s)) tx.remove(nft::Set{.name = s});
+  // 2.
+  for (auto& e : delElems) tx.remove(std::move(e));
+  // 3.
+  for (auto& c : addChains) tx.add(std::move(c));
+  for (auto& s : addSets) tx.add(std::move(s));
+  // 4.
+  for (auto& c : flushChains) tx.flush(std::move(c));
+  for (const nft::Set& s : recreateSets) {
+    tx.remove(nft::Set{.name = s.name});
+    tx.add(s);
+  }
+  // 5.
+  for (const nft::Rule* r : addRules) tx.add(*r);
+  // 6.
+  for (auto& e : addElems) tx.add(std::move(e));
+  // 7.
+  for (auto& s : flushSets) tx.flush(std::move(s));
+  NN_TRY(tx.status());
+  dedupe(plan.conntrack);
+  return plan;
+}
+
+void TableSync::applied(TablePlan&& plan) {
+  if (plan.full) {
+    services_.clear();
+    services_.reserve(plan.services.size());
+    builder_ = std::move(plan.builder);
+    haveFull_ = true;
+  }
+  for (auto& [key, st] : plan.services) {
+    if (st)
+      services_[key] = std::move(st);
+    else
+      services_.erase(key);
+  }
+  pendingChains_ = std::move(plan.pendingChains);
+  pendingSets_ = std::move(plan.pendingSets);
+}
+
+}  // namespace nodenet::proxy::sync

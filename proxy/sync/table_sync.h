@@ -1,0 +1,125 @@
+// TableSync: the applied-state memory of one table (`ip nodenet` or `ip6 nodenet`) and the diff that turns a
+// change into ONE nft::Transaction (one netlink batch) holding only what changed (STYLE.md habit 3).
+//
+//   TableSync t(config);
+//   auto plan = t.planFull(input, kernel);            // or t.planPartial(touched services)
+//   if (kernel.commit(plan->tx).ok()) t.applied(std::move(*plan));   // else: state unchanged, plan a full sync
+//
+// What is remembered, per Service key: the chains, affinity sets, map elements and rules that were committed,
+// and the ports' facts (service IPs, endpoints) for UDP conntrack cleanup; plus the shared skeleton and the chains
+// and sets waiting to be deleted.
+//
+// Partial transaction layout (every touched Service at once, in this order, so that an element moving from one
+// Service to another in the same sync is deleted before it is re-added):
+//   1. delete chains/sets flushed by an earlier committed sync (kube-proxy's delay: deleting a chain in the batch
+//      that drops its last map reference fails on kernels < 6.2)
+//   2. delete map/set elements that went away or changed
+//   3. add new chains and affinity sets (an affinity set whose shape changed is deleted and re-added, with the
+//      Service's chains refilled, since its rules reference it)
+//   4. flush chains whose rules changed, and chains that are no longer wanted (deleted on a later sync)
+//   5. add the rules of new and changed chains
+//   6. add new and changed elements
+//   7. flush affinity sets that are no longer wanted (deleted on a later sync)
+// A full transaction adds the table, flushes it, deletes what was flushed by an earlier sync and is still
+// unwanted, deletes sets and base chains whose definition differs, re-adds everything and flushes the dispatch
+// maps before refilling them; unwanted objects found in the kernel are left flushed and deleted on a later sync.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "netlink/nft/kernel.h"
+#include "proxy/rules/ruleset.h"
+#include "proxy/sync/conntrack_cleaner.h"
+
+namespace nodenet::proxy::sync {
+
+/// The input of one Service in one table: its key and (when it exists and the proxy handles it) its objects.
+struct ServiceUpdate {
+  std::string key;                      // "ns/name"
+  std::optional<rules::ServiceInput> input;  // nullopt: the Service is gone (or now ignored)
+};
+
+/// What was committed for one Service in one table.
+struct AppliedService {
+  rules::ServiceRules rules;
+  /// healthCheckNodePort of an externalTrafficPolicy=Local Service (0 otherwise).
+  uint16_t healthCheckNodePort = 0;
+};
+
+/// One planned sync of one table. Holds the transaction and the state to remember once it is committed.
+struct TablePlan {
+  bool full = false;
+  nft::Transaction tx;
+  /// Services whose rules change (partial) or all Services (full).
+  size_t servicesChanged = 0;
+
+  // Applied-state updates, used by TableSync::applied().
+  std::vector<std::pair<std::string, std::shared_ptr<const AppliedService>>> services;  // null = gone
+  std::set<std::string> pendingChains, pendingSets;  // new "delete next time" lists
+  /// Full plans: the builder for the node they were made for (kept for later partial plans).
+  std::shared_ptr<const rules::RulesBuilder> builder;
+  /// The UDP flows to delete once the transaction is committed.
+  std::vector<UdpFlowFilter> conntrack;
+
+  explicit TablePlan(nft::Family family) : tx(family, "nodenet") {}
+};
+
+class TableSync {
+ public:
+  /// `config.family` picks the table. Nothing is applied until the first full plan is committed.
+  explicit TableSync(rules::Config config);
+  ~TableSync();
+
+  nft::Family family() const { return family_; }
+  const std::string& table() const { return table_; }
+  const rules::Config& config() const { return config_; }
+  /// True until a full plan has been committed (then partial plans are possible).
+  bool needsFull() const { return !haveFull_; }
+
+  /// A full sync of every Service in `services` (any order) for `node`. Lists the kernel's chains and sets of
+  /// the table (absent table = empty) to delete what is not wanted. Error: listing failed (other than ENOENT),
+  /// or the transaction is invalid (a bug or an unrepresentable object: the message names it).
+  Result<TablePlan> planFull(const std::vector<rules::ServiceInput>& services, const rules::NodeInput& node,
+                             nft::Kernel& kernel) const;
+
+  /// A partial sync of the touched Services only; untouched Services cost nothing. Requires !needsFull().
+  /// Error: the transaction is invalid.
+  Result<TablePlan> planPartial(const std::vector<ServiceUpdate>& touched) const;
+
+  /// Records a committed plan as the applied state. Call only after kernel.commit(plan.tx) succeeded.
+  void applied(TablePlan&& plan);
+
+  /// Forgets that anything was applied (the next plan must be full): after a failed commit, whose effect on
+  /// the kernel is nil but which may reveal drift.
+  void invalidate() { haveFull_ = false; }
+
+  /// Chains and sets flushed and waiting for deletion by the next sync.
+  const std::set<std::string>& pendingChains() const { return pendingChains_; }
+  const std::set<std::string>& pendingSets() const { return pendingSets_; }
+  bool hasPendingDeletes() const { return !pendingChains_.empty() || !pendingSets_.empty(); }
+
+  /// Number of Services with applied state (handled ones only).
+  size_t serviceCount() const { return services_.size(); }
+  /// The applied rules of one Service, or nullptr.
+  const rules::ServiceRules* serviceRules(const std::string& key) const;
+  /// Local ready endpoints (max over ports) of an applied Service, and its healthCheckNodePort when it is an
+  /// externalTrafficPolicy=Local Service with one (0 otherwise).
+  std::map<std::string, std::pair<uint16_t, size_t>> healthChecks() const;
+
+ private:
+  rules::Config config_;
+  nft::Family family_;
+  std::string table_;
+  bool haveFull_ = false;
+  std::shared_ptr<const rules::RulesBuilder> builder_;  // for the node of the last committed full sync
+  std::unordered_map<std::string, std::shared_ptr<const AppliedService>> services_;
+  std::set<std::string> pendingChains_, pendingSets_;
+};
+
+}  // namespace nodenet::proxy::sync
