@@ -27,16 +27,14 @@ ResponseCache::Shard& ResponseCache::shardFor(const std::string& key) {
   return shards_[std::hash<std::string>{}(key) % kShards];
 }
 
-uint32_t ResponseCache::cacheableTtl(std::span<const uint8_t> response, std::vector<uint16_t>* ttlOffsets) {
-  WireReader r(response);
+ResponseCache::Walk ResponseCache::walk(std::span<const uint8_t> message, std::vector<uint16_t>* ttlOffsets) {
+  Walk w;
+  WireReader r(message);
   Header h = readHeader(r);
-  if (!r.ok() || !h.qr || h.tc || h.qdcount != 1) return 0;
-  Rcode rcode = static_cast<Rcode>(h.rcodeLow);
-  if (rcode != Rcode::NoError && rcode != Rcode::NXDomain) return 0;
+  w.header = h;
+  if (!r.ok() || !h.qr || h.qdcount != 1) return w;
   (void)readName(r);
   r.skip(4);
-  uint32_t answerMin = UINT32_MAX;
-  uint32_t negative = UINT32_MAX;  // from the authority SOA
   size_t total = size_t(h.ancount) + h.nscount + h.arcount;
   for (size_t i = 0; i < total && r.ok(); ++i) {
     (void)readName(r);
@@ -49,23 +47,35 @@ uint32_t ResponseCache::cacheableTtl(std::span<const uint8_t> response, std::vec
     r.skip(rdlen);
     if (!r.ok()) break;
     if (type == RRType::OPT) continue;  // its "TTL" is the extended rcode and flags
-    if (ttlAt > UINT16_MAX) return 0;
-    if (ttlOffsets) ttlOffsets->push_back(static_cast<uint16_t>(ttlAt));
+    if (ttlOffsets) {
+      if (ttlAt > UINT16_MAX) return w;
+      ttlOffsets->push_back(static_cast<uint16_t>(ttlAt));
+    }
     if (i < h.ancount) {
-      answerMin = std::min(answerMin, ttl);
+      w.answerMin = std::min(w.answerMin, ttl);
     } else if (i < size_t(h.ancount) + h.nscount && type == RRType::SOA) {
-      // SOA RDATA: mname, rname, then serial refresh retry expire minimum.
-      WireReader s(response);
+      // SOA RDATA: mname, rname, then serial refresh retry expire minimum (RFC 2308 §5: negative TTL).
+      WireReader s(message);
       s.seek(rdataAt);
       (void)readName(s);
       (void)readName(s);
       s.skip(16);
       uint32_t minimum = s.readU32();
-      if (s.ok()) negative = std::min({negative, ttl, minimum});
+      if (s.ok()) w.negative = std::min({w.negative, ttl, minimum});
     }
   }
-  if (!r.ok() || r.remaining() != 0) return 0;
-  uint32_t ttl = (h.ancount > 0 && rcode == Rcode::NoError) ? answerMin : negative;
+  w.ok = r.ok() && r.remaining() == 0;
+  return w;
+}
+
+bool ResponseCache::wellFormed(std::span<const uint8_t> message) { return walk(message, nullptr).ok; }
+
+uint32_t ResponseCache::cacheableTtl(std::span<const uint8_t> response, std::vector<uint16_t>* ttlOffsets) {
+  Walk w = walk(response, ttlOffsets);
+  if (!w.ok || w.header.tc) return 0;
+  auto rcode = static_cast<Rcode>(w.header.rcodeLow);
+  if (rcode != Rcode::NoError && rcode != Rcode::NXDomain) return 0;
+  uint32_t ttl = (w.header.ancount > 0 && rcode == Rcode::NoError) ? w.answerMin : w.negative;
   return ttl == UINT32_MAX ? 0 : ttl;
 }
 

@@ -46,6 +46,9 @@ class ResponseCache {
   /// The lifetime insert() would give `response` in seconds (0 = not cacheable). Exposed for tests.
   static uint32_t cacheableTtl(std::span<const uint8_t> response, std::vector<uint16_t>* ttlOffsets);
 
+  /// True when `message` is a response with one question whose records all parse up to its last byte.
+  static bool wellFormed(std::span<const uint8_t> message);
+
  private:
   struct Entry {
     std::vector<uint8_t> bytes;
@@ -61,6 +64,14 @@ class ResponseCache {
   };
   static constexpr size_t kShards = 8;
 
+  struct Walk {
+    bool ok = false;
+    uint32_t answerMin = UINT32_MAX;
+    uint32_t negative = UINT32_MAX;  // min(SOA TTL, MINIMUM) over authority SOAs
+    Header header;
+  };
+  // Walks every record of `message`, collecting TTL offsets (when asked) and the TTLs that decide caching.
+  static Walk walk(std::span<const uint8_t> message, std::vector<uint16_t>* ttlOffsets);
   static std::string keyFor(const Query& q);
   Shard& shardFor(const std::string& key);
 

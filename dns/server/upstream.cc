@@ -17,6 +17,9 @@ namespace nodenet::dns::server {
 
 namespace {
 
+// c-ares 1.18 reads UDP answers into a buffer of this size (MAXENDSSZ); longer datagrams are cut.
+constexpr int kAresUdpMax = 4096;
+
 std::once_flag aresInitOnce;
 int aresInitStatus = ARES_SUCCESS;
 
@@ -68,12 +71,16 @@ struct Upstream::Impl {
 
   Status initChannel(Channel& c, bool overTcp, const std::string& csv) {
     ares_options opts{};
-    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS;
+    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS |
+               ARES_OPT_EDNSPSZ;
     // NOCHECKRESP: hand SERVFAIL/REFUSED answers to us instead of trying the next server (forward passes
     // rcodes through); STAYOPEN keeps TCP connections for the next query; NOSEARCH: ares_send never searches
     // anyway, set for clarity. IGNTC on UDP: pass TC through so the client comes back over TCP.
-    opts.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_STAYOPEN | ARES_FLAG_NOSEARCH |
+    // EDNS + EDNSPSZ: without them c-ares 1.18 cuts every UDP answer to 512 bytes (it only adds OPT to queries
+    // it builds itself; ares_send sends our buffer untouched). 4096 is the size of its UDP read buffer.
+    opts.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_STAYOPEN | ARES_FLAG_NOSEARCH | ARES_FLAG_EDNS |
                  (overTcp ? ARES_FLAG_USEVC : ARES_FLAG_IGNTC);
+    opts.ednspsz = kAresUdpMax;
     opts.timeout = static_cast<int>(config.timeout.count());
     opts.tries = config.tries;
     opts.sock_state_cb = &Impl::onSocketState;
@@ -95,8 +102,10 @@ struct Upstream::Impl {
       r->done(Upstream::Outcome::Cancelled, {});
       return;
     }
-    // c-ares matched the ID and question; still refuse anything that is not a response.
-    if (status != ARES_SUCCESS || abuf == nullptr || alen < static_cast<int>(kHeaderSize) || !(abuf[2] & 0x80)) {
+    // c-ares matched the ID and question; still refuse anything that is not a whole, well-formed response (a
+    // UDP answer longer than c-ares's read buffer arrives cut).
+    if (status != ARES_SUCCESS || abuf == nullptr || alen < static_cast<int>(kHeaderSize) || !(abuf[2] & 0x80) ||
+        !ResponseCache::wellFormed({abuf, static_cast<size_t>(alen)})) {
       self->failed.fetch_add(1, std::memory_order_relaxed);
       NN_VLOG(4) << "upstream query " << r->q.question.name.toText() << " "
                  << rrTypeName(r->q.question.type) << " failed: "
