@@ -277,10 +277,26 @@ TEST_F(ConntrackRootTest, FlowsInsertedByConntrackToolIncludingZones) {
   for (const Flow& fl : *listed) zones.insert(fl.zone);
   EXPECT_EQ(zones, (std::set<uint16_t>{0, 5}));
   EXPECT_GT((*listed)[0].timeout, 0u);
+
+  // A TCP flow to the same address: invisible to UDP filters (the kernel-side protocol filter and ours).
+  auto tcp = node_.exec({"conntrack", "-I", "-p", "tcp", "-s", "10.0.0.2", "-d", "172.30.0.20", "--sport", "1000",
+                         "--dport", "53", "-r", "10.180.0.5", "-q", "10.0.0.2", "--reply-port-src", "5353",
+                         "--reply-port-dst", "1000", "-t", "60", "--state", "ESTABLISHED"});
+  NN_ASSERT_OK(tcp);
+  ASSERT_TRUE(tcp->ok()) << tcp->describe();
+  FlowFilter tcpFilter = f;
+  tcpFilter.l4proto = L4Proto::TCP;
+  auto tcpListed = ct_->list(tcpFilter);
+  NN_ASSERT_OK(tcpListed);
+  ASSERT_EQ(tcpListed->size(), 1u);
+  EXPECT_EQ((*tcpListed)[0].l4proto, IPPROTO_TCP);
   auto deleted = ct_->deleteFlows(f);
   NN_ASSERT_OK(deleted);
   EXPECT_EQ(*deleted, 2u);
   EXPECT_EQ(conntrackLines("ipv4", {"dst=172.30.0.20"}), 0);
+  tcpListed = ct_->list(tcpFilter);
+  NN_ASSERT_OK(tcpListed);
+  EXPECT_EQ(tcpListed->size(), 1u);  // the TCP flow survived the UDP cleanup
 }
 
 TEST_F(ConntrackRootTest, BadInputIsAnErrorNamingIt) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "base/log.h"
@@ -160,12 +161,12 @@ Conntrack::Conntrack(mnl_socket* nl)
 
 Conntrack::~Conntrack() { mnl_socket_close(nl_); }
 
-Result<std::vector<Flow>> Conntrack::dumpLocked(IpFamily family) {
+Result<std::vector<Flow>> Conntrack::dumpLocked(IpFamily family, uint8_t l4proto) {
   std::vector<uint8_t> buf(kRecvBufferSize);
   for (int attempt = 1;; ++attempt) {
     uint32_t seq = seq_++;
     std::vector<uint8_t> req;
-    wire::appendDumpRequest(req, family, seq);
+    wire::appendDumpRequest(req, family, seq, l4proto);
     NN_TRY(sendAll(nl_, req, "dump"));
 
     struct Ctx {
@@ -200,15 +201,15 @@ Result<std::vector<Flow>> Conntrack::dumpLocked(IpFamily family) {
       return std::move(ctx.flows);
     }
     if (err == ENOBUFS && attempt < kDumpAttempts) {
-      // The rest of the interrupted dump may still be queued; the socket drops it when we read with a new
-      // seq (mnl_cb_run rejects stale seqs with ESRCH), so drain first.
-      NN_LOG(Warning) << "conntrack dump " << familyName(family) << ": receive buffer overrun, restarting";
-      while (mnl_socket_recvfrom(nl_, buf.data(), buf.size()) > 0 &&
-             recv(mnl_socket_get_fd(nl_), buf.data(), 0, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+      // The rest of the interrupted dump may still be queued, and mnl_cb_run would reject its stale seq
+      // (ESRCH), so drain without blocking before asking again.
+      NN_LOG(Warning) << "conntrack dump " << familyName(family) << " " << protoName(l4proto)
+                      << ": receive buffer overrun, restarting";
+      while (recv(mnl_socket_get_fd(nl_), buf.data(), buf.size(), MSG_DONTWAIT) > 0) {
       }
       continue;
     }
-    return Error::fromErrno(err, strCat("conntrack dump ", familyName(family)));
+    return Error::fromErrno(err, strCat("conntrack dump ", familyName(family), " ", protoName(l4proto)));
   }
 }
 
@@ -275,7 +276,7 @@ Result<size_t> Conntrack::deleteLocked(const std::vector<Flow>& flows) {
 Result<std::vector<Flow>> Conntrack::list(const FlowFilter& filter) {
   NN_TRY(filter.validate());
   std::lock_guard<std::mutex> lock(mu_);
-  NN_ASSIGN_OR_RETURN(std::vector<Flow> all, dumpLocked(filter.family));
+  NN_ASSIGN_OR_RETURN(std::vector<Flow> all, dumpLocked(filter.family, static_cast<uint8_t>(filter.l4proto)));
   std::vector<Flow> out;
   for (Flow& f : all)
     if (filter.matches(f)) out.push_back(std::move(f));
@@ -291,10 +292,10 @@ Result<size_t> Conntrack::deleteFlows(const std::vector<FlowFilter>& filters) {
   if (filters.empty()) return size_t{0};
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Flow> doomed;
-  for (IpFamily family : {IpFamily::V4, IpFamily::V6}) {
-    bool wanted = std::any_of(filters.begin(), filters.end(), [&](const FlowFilter& f) { return f.family == family; });
-    if (!wanted) continue;
-    NN_ASSIGN_OR_RETURN(std::vector<Flow> all, dumpLocked(family));
+  std::set<std::pair<IpFamily, L4Proto>> dumps;
+  for (const FlowFilter& f : filters) dumps.insert({f.family, f.l4proto});
+  for (auto [family, proto] : dumps) {
+    NN_ASSIGN_OR_RETURN(std::vector<Flow> all, dumpLocked(family, static_cast<uint8_t>(proto)));
     for (Flow& flow : all) {
       if (std::any_of(filters.begin(), filters.end(), [&](const FlowFilter& f) { return f.matches(flow); }))
         doomed.push_back(std::move(flow));

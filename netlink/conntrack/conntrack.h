@@ -86,8 +86,8 @@ class Conntrack {
   Conntrack(const Conntrack&) = delete;
   Conntrack& operator=(const Conntrack&) = delete;
 
-  /// Every flow that matches the filter (one kernel dump of the filter's family). Errors: an invalid
-  /// filter, or the dump failing (errno kept).
+  /// Every flow that matches the filter (one kernel dump of the filter's family and protocol). Errors: an
+  /// invalid filter, or the dump failing (errno kept).
   Result<std::vector<Flow>> list(const FlowFilter& filter);
 
   /// Deletes every flow that matches the filter and returns how many the kernel deleted. A flow that is
@@ -106,7 +106,7 @@ class Conntrack {
 
  private:
   explicit Conntrack(mnl_socket* nl);
-  Result<std::vector<Flow>> dumpLocked(IpFamily family);
+  Result<std::vector<Flow>> dumpLocked(IpFamily family, uint8_t l4proto);
   Result<size_t> deleteLocked(const std::vector<Flow>& flows);
 
   mnl_socket* nl_;

@@ -22,6 +22,9 @@ namespace {
 // Large enough for any single ctnetlink message we build (two tuples with IPv6 addresses plus a few u32
 // attributes are ~200 bytes).
 constexpr size_t kMaxMessage = 512;
+// CTA_FILTER_F_CTA_PROTO_NUM from the kernel's net/netfilter/nf_internals.h (not in the uapi headers; the
+// same value libnetfilter_conntrack uses): match the original tuple's protocol number.
+constexpr uint32_t kFilterProtoNum = 1u << 3;
 
 // libmnl's iteration macros assign a void* (C only); these ranges do the same walk in C++.
 struct AttrRange {
@@ -176,14 +179,27 @@ Result<uint32_t> u32Attr(const nlattr* a, const char* name) {
 
 }  // namespace
 
-void appendDumpRequest(std::vector<uint8_t>& buf, IpFamily family, uint32_t seq) {
-  alignas(nlmsghdr) char mem[kMaxMessage];
+void appendDumpRequest(std::vector<uint8_t>& buf, IpFamily family, uint32_t seq, std::optional<uint8_t> l4proto) {
+  alignas(nlmsghdr) char mem[kMaxMessage] = {};  // libmnl 1.0.4 leaves attribute padding unwritten
   nlmsghdr* nlh = putHeader(mem, IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, family, seq);
+  if (l4proto) {
+    // The filter tuple only needs the fields its flags select (ctnetlink_parse_tuple_filter).
+    nlattr* tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+    nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+    mnl_attr_put_u8(nlh, CTA_PROTO_NUM, *l4proto);
+    mnl_attr_nest_end(nlh, proto);
+    mnl_attr_nest_end(nlh, tuple);
+    nlattr* filter = mnl_attr_nest_start(nlh, CTA_FILTER);
+    // Flag values are kernel ABI (net/netfilter/nf_internals.h), host byte order.
+    mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, kFilterProtoNum);
+    mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
+    mnl_attr_nest_end(nlh, filter);
+  }
   append(buf, nlh);
 }
 
 void appendDeleteRequest(std::vector<uint8_t>& buf, const Flow& flow, uint32_t seq) {
-  alignas(nlmsghdr) char mem[kMaxMessage];
+  alignas(nlmsghdr) char mem[kMaxMessage] = {};  // libmnl 1.0.4 leaves attribute padding unwritten
   nlmsghdr* nlh = putHeader(mem, IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, flow.family, seq);
   putTuple(nlh, CTA_TUPLE_ORIG, flow.family, flow.l4proto, flow.orig);
   // The zone is part of the lookup key; without it a delete would only find zone-0 flows.
@@ -192,7 +208,7 @@ void appendDeleteRequest(std::vector<uint8_t>& buf, const Flow& flow, uint32_t s
 }
 
 void appendFlowMessage(std::vector<uint8_t>& buf, const Flow& flow, uint32_t seq) {
-  alignas(nlmsghdr) char mem[kMaxMessage];
+  alignas(nlmsghdr) char mem[kMaxMessage] = {};  // libmnl 1.0.4 leaves attribute padding unwritten
   nlmsghdr* nlh = putHeader(mem, IPCTNL_MSG_CT_NEW, NLM_F_MULTI, flow.family, seq);
   putTuple(nlh, CTA_TUPLE_ORIG, flow.family, flow.l4proto, flow.orig);
   putTuple(nlh, CTA_TUPLE_REPLY, flow.family, flow.l4proto, flow.reply);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "base/result.h"
@@ -9,9 +10,12 @@
 
 namespace nodenet::conntrack::wire {
 
-/// Appends an IPCTNL_MSG_CT_GET dump request (NLM_F_REQUEST | NLM_F_DUMP) for every flow of the family. The
-/// kernel filters a dump by the nfgenmsg family.
-void appendDumpRequest(std::vector<uint8_t>& buf, IpFamily family, uint32_t seq);
+/// Appends an IPCTNL_MSG_CT_GET dump request (NLM_F_REQUEST | NLM_F_DUMP) for the flows of the family (the
+/// kernel filters a dump by the nfgenmsg family). With l4proto, the request also carries a kernel-side filter
+/// on the protocol number (CTA_FILTER, Linux 5.8+), so a UDP cleanup does not copy every TCP flow to user
+/// space; older kernels ignore the unknown attribute and return all flows, which callers filter anyway.
+void appendDumpRequest(std::vector<uint8_t>& buf, IpFamily family, uint32_t seq,
+                       std::optional<uint8_t> l4proto = std::nullopt);
 
 /// Appends an IPCTNL_MSG_CT_DELETE request (NLM_F_REQUEST | NLM_F_ACK) selecting the flow by its original
 /// tuple (addresses, protocol, ports) and its zone, which is how the kernel looks a flow up for deletion.

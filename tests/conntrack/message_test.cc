@@ -62,6 +62,23 @@ TEST(ConntrackWire, DumpRequestHeader) {
   EXPECT_EQ(nfg->res_id, 0);
 }
 
+TEST(ConntrackWire, DumpRequestWithKernelProtocolFilter) {
+  std::vector<uint8_t> buf;
+  wire::appendDumpRequest(buf, IpFamily::V4, 3, IPPROTO_UDP);
+  ASSERT_EQ(buf.size(), 20u + 16u + 20u);
+  EXPECT_EQ(header(buf)->nlmsg_len, buf.size());
+  const uint8_t want[] = {
+      16, 0, CTA_TUPLE_ORIG, 0x80,           // CTA_TUPLE_ORIG, nested
+      12, 0, CTA_TUPLE_PROTO, 0x80,          // CTA_TUPLE_PROTO, nested
+      5,  0, CTA_PROTO_NUM, 0, 17, 0, 0, 0,  // UDP
+      20, 0, CTA_FILTER, 0x80,               // CTA_FILTER, nested
+      8,  0, CTA_FILTER_ORIG_FLAGS, 0, 8, 0, 0, 0,  // CTA_FILTER_F_CTA_PROTO_NUM (1 << 3), host order
+      8,  0, CTA_FILTER_REPLY_FLAGS, 0, 0, 0, 0, 0,
+  };
+  ASSERT_EQ(sizeof want, 36u);
+  EXPECT_EQ(0, memcmp(buf.data() + 20, want, sizeof want));
+}
+
 TEST(ConntrackWire, DeleteRequestBytesV4) {
   std::vector<uint8_t> buf;
   wire::appendDeleteRequest(buf, udpFlowV4(), 5);
