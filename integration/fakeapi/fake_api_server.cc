@@ -3,7 +3,13 @@
 // otherwise wakes every few milliseconds to notice a client that went away).
 #include "integration/fakeapi/fake_api_server.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -162,9 +168,35 @@ struct Snapshot {
 
 const char* resourcePath(Resource r) { return info(r).path; }
 
+namespace {
+
+/// A TCP socket created inside the network namespace at path, on a throwaway thread (the thread that setns()-es
+/// exits right after, so no thread of the test process is left in another namespace).
+Result<int> socketInNetns(const std::string& path) {
+  int nsFd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsFd < 0) return Error(strCat("fake API server: open netns ", path, ": ", std::strerror(errno)));
+  int sock = -1;
+  std::string err;
+  std::thread([&] {
+    if (::setns(nsFd, CLONE_NEWNET) != 0) {
+      err = strCat("fake API server: setns ", path, ": ", std::strerror(errno));
+      return;
+    }
+    sock = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) err = strCat("fake API server: socket in ", path, ": ", std::strerror(errno));
+  }).join();
+  ::close(nsFd);
+  if (!err.empty()) return Error(err);
+  return sock;
+}
+
+}  // namespace
+
 class FakeApiServer::Impl {
  public:
-  explicit Impl(Options o) : opts_(std::move(o)), requiredToken_(opts_.requiredToken) {}
+  explicit Impl(Options o) : opts_(std::move(o)), requiredToken_(opts_.requiredToken) {
+    rv_ = opts_.initialResourceVersion;
+  }
 
   ~Impl() {
     ioc_.stop();
@@ -187,8 +219,14 @@ class FakeApiServer::Impl {
       if (ec) return Error("fake API server TLS setup: " + ec.message());
     }
     boost::system::error_code ec;
-    tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
-    acceptor_.open(ep.protocol(), ec);
+    tcp::endpoint ep(net::ip::make_address("127.0.0.1"), opts_.port);
+    if (opts_.netnsPath.empty()) {
+      acceptor_.open(ep.protocol(), ec);
+    } else {
+      NN_ASSIGN_OR_RETURN(int fd, socketInNetns(opts_.netnsPath));
+      acceptor_.assign(ep.protocol(), fd, ec);
+      if (ec) ::close(fd);
+    }
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);

@@ -39,6 +39,17 @@ struct Options {
   std::string clientCaPem;
   /// Non-empty: requests without `Authorization: Bearer <requiredToken>` get 401 (a metav1.Status).
   std::string requiredToken;
+  /// Non-empty: a network namespace path ("/run/netns/NAME"); the listening socket is created inside it (on a
+  /// short-lived thread that setns()-es there and exits), so a daemon running in that namespace reaches the
+  /// server at 127.0.0.1:port(). The I/O thread itself stays in the caller's namespace: a socket keeps the
+  /// namespace it was created in, and accepted sockets inherit it.
+  std::string netnsPath;
+  /// The port to listen on; 0 = an ephemeral one. A fixed port lets a test stop the server and start a new one
+  /// where a client's kubeconfig already points (an API server restart).
+  uint16_t port = 0;
+  /// The resourceVersion the server starts at. A restarted server given the old server's resourceVersion()
+  /// continues its history (as an API server restarted over the same etcd), so clients resume their watches.
+  int64_t initialResourceVersion = 1000;
 };
 
 class FakeApiServer {
