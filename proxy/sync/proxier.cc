@@ -154,25 +154,28 @@ class Proxier::Impl {
         plans.push_back(std::move(*plan));
       }
     } else {
-      std::vector<ServiceUpdate> updates;
-      updates.reserve(ch.services.size());
-      for (const auto& [key, sliceKeys] : ch.services) {
-        ServiceUpdate u{.key = key};
+      std::vector<std::string> touched;
+      touched.reserve(ch.services.size());
+      for (const auto& [key, sliceKeys] : ch.services) touched.push_back(key);
+      // Slices of touched Services come from the checkout (consistent with the snapshot); others (pulled in by
+      // map-key conflicts) from the tracker's index.
+      ServiceLookup lookup = [&](const std::string& key) -> std::optional<rules::ServiceInput> {
         const kube::ObjectPtr svc = snap.find(kube::ObjectKind::Service, key);
-        if (svc && filter_(*svc)) {
-          rules::ServiceInput in{.service = &std::get<kube::Service>(*svc)};
-          for (const std::string& sk : sliceKeys) {
-            const kube::ObjectPtr s = snap.find(kube::ObjectKind::EndpointSlice, sk);
-            if (!s || !filter_(*s)) continue;
-            const auto& slice = std::get<kube::EndpointSlice>(*s);
-            if (model::serviceKeyOf(slice) == key) in.slices.push_back(&slice);
-          }
-          u.input = std::move(in);
+        if (!svc || !filter_(*svc)) return std::nullopt;
+        rules::ServiceInput in{.service = &std::get<kube::Service>(*svc)};
+        auto it = ch.services.find(key);
+        std::vector<std::string> other;
+        if (it == ch.services.end()) other = tracker_.slicesOf(key);
+        for (const std::string& sk : it != ch.services.end() ? it->second : other) {
+          const kube::ObjectPtr s = snap.find(kube::ObjectKind::EndpointSlice, sk);
+          if (!s || !filter_(*s)) continue;
+          const auto& slice = std::get<kube::EndpointSlice>(*s);
+          if (model::serviceKeyOf(slice) == key) in.slices.push_back(&slice);
         }
-        updates.push_back(std::move(u));
-      }
+        return in;
+      };
       for (const auto& t : tables_) {
-        auto plan = t->planPartial(updates);
+        auto plan = t->planPartial(touched, lookup);
         if (!plan.ok()) {
           fail(report, *t, plan.error());
           plans.clear();

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <unordered_set>
 
+#include "base/log.h"
 #include "base/strings.h"
 #include "proxy/rules/names.h"
 
@@ -42,7 +43,7 @@ std::unordered_map<std::string_view, const nft::Set*> indexSets(const rules::Rul
 
 std::string serviceKey(const kube::Service& svc) { return strCat(svc.meta.ns.view(), "/", svc.meta.name); }
 
-std::shared_ptr<const AppliedService> buildService(const rules::RulesBuilder& builder, const rules::ServiceInput& in) {
+std::shared_ptr<AppliedService> buildService(const rules::RulesBuilder& builder, const rules::ServiceInput& in) {
   auto st = std::make_shared<AppliedService>();
   builder.appendService(in, st->rules);
   if (st->rules.chains.empty() && st->rules.elements.empty() && st->rules.ports.empty()) return nullptr;  // skipped
@@ -84,6 +85,14 @@ void conntrackDiff(const AppliedService* old, const AppliedService* cur, IpFamil
     }
 }
 
+/// The identity of an element across Services: its set and key.
+std::string elementId(const nft::Element& e) {
+  std::string id = e.set;
+  id += ' ';
+  id += nft::keyToString(e.key);
+  return id;
+}
+
 void dedupe(std::vector<UdpFlowFilter>& v) {
   std::vector<UdpFlowFilter> out;
   std::unordered_set<std::string> seen;
@@ -93,6 +102,14 @@ void dedupe(std::vector<UdpFlowFilter>& v) {
 }
 
 }  // namespace
+
+bool ServiceKeyLess::operator()(std::string_view a, std::string_view b) const {
+  size_t sa = a.find('/'), sb = b.find('/');
+  std::string_view na = a.substr(0, sa), nb = b.substr(0, sb);
+  if (na != nb) return na < nb;
+  return a.substr(sa == std::string_view::npos ? a.size() : sa + 1) <
+         b.substr(sb == std::string_view::npos ? b.size() : sb + 1);
+}
 
 TableSync::TableSync(rules::Config config)
     : config_(std::move(config)),
@@ -134,8 +151,31 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
     return rules::lessByServiceKey(*a->service, *b->service);
   });
   plan.services.reserve(order.size());
-  for (const rules::ServiceInput* s : order)
-    if (auto st = buildService(*builder, *s)) plan.services.emplace_back(serviceKey(*s->service), std::move(st));
+  std::unordered_map<std::string, std::string> owners;
+  owners.reserve(order.size() * 3);
+  for (const rules::ServiceInput* s : order) {
+    auto st = buildService(*builder, *s);
+    if (!st) continue;
+    std::string key = serviceKey(*s->service);
+    // The first Service (in this order) claiming a map key owns it; see planPartial().
+    auto& elems = st->rules.elements;
+    size_t kept = 0;
+    for (size_t i = 0; i < elems.size(); ++i) {
+      auto [it, claimed] = owners.try_emplace(elementId(elems[i]), key);
+      if (!claimed && it->second != key) {
+        NN_LOG(Warning) << "Service " << key << ": " << elems[i].set << " element " << nft::keyToString(elems[i].key)
+                        << " is already claimed by Service " << it->second << "; skipped";
+        plan.losers.insert(key);
+        continue;
+      }
+      if (kept != i) elems[kept] = std::move(elems[i]);
+      ++kept;
+    }
+    elems.resize(kept);
+    plan.services.emplace_back(std::move(key), std::move(st));
+  }
+  plan.owners.reserve(owners.size());
+  for (auto& [id, owner] : owners) plan.owners.emplace_back(id, std::move(owner));
   plan.servicesChanged = plan.services.size();
 
   // What the kernel has (an absent table has nothing).
@@ -178,7 +218,8 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
   }
   for (const nft::Set& k : ksets) {
     auto it = wantSets.find(k.name);
-    if (it != wantSets.end() && !k.sameShape(*it->second)) tx.remove(nft::Set{.name = k.name});
+    if (it != wantSets.end() && (!k.sameShape(*it->second) || k.comment != it->second->comment))
+      tx.remove(k);  // the whole definition, so the text says "delete map" for a map
   }
 
   for (const auto& c : shared.chains) tx.add(c);
@@ -203,7 +244,7 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
   for (const nft::Set& k : ksets) {
     if (wantSets.contains(k.name)) continue;
     if (pendingSets_.contains(k.name)) {
-      tx.remove(nft::Set{.name = k.name});
+      tx.remove(k);
     } else {
       tx.flush(nft::Set{.name = k.name});
       plan.pendingSets.insert(k.name);
@@ -234,30 +275,93 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
   return plan;
 }
 
-Result<TablePlan> TableSync::planPartial(const std::vector<ServiceUpdate>& touched) const {
+Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched, const ServiceLookup& lookup) const {
   if (!haveFull_ || !builder_) return Error("partial sync before the first full sync");
   TablePlan plan(family_);
   const nft::Family fam = family_;
 
-  std::vector<const ServiceUpdate*> order;
-  order.reserve(touched.size());
-  for (const auto& u : touched) order.push_back(&u);
-  std::sort(order.begin(), order.end(), [](const ServiceUpdate* a, const ServiceUpdate* b) { return a->key < b->key; });
+  // 1. Build the touched Services, keeping element ownership as a full sync would give it (first in
+  //    namespace/name order wins); evicted owners and waiting losers join the work list.
+  std::map<std::string, std::shared_ptr<AppliedService>, ServiceKeyLess> built;
+  std::unordered_map<std::string, std::optional<std::string>> overlay;  // ownership changes made here
+  auto ownerOf = [&](const std::string& id) -> const std::string* {
+    if (auto it = overlay.find(id); it != overlay.end()) return it->second ? &*it->second : nullptr;
+    if (auto it = owners_.find(id); it != owners_.end()) return &it->second;
+    return nullptr;
+  };
+  auto current = [&](const std::string& key) -> const AppliedService* {
+    if (auto it = built.find(key); it != built.end()) return it->second.get();
+    if (auto it = services_.find(key); it != services_.end()) return it->second.get();
+    return nullptr;
+  };
+  std::set<std::string, ServiceKeyLess> work(touched.begin(), touched.end());
+  std::set<std::string> losers = losers_;
+  uint64_t epoch = 0;                              // bumps when a key is released for good
+  std::unordered_map<std::string, uint64_t> seenAt;  // the epoch a Service was last planned at
+  for (size_t guard = 0; !work.empty(); ++guard) {
+    if (guard > 4 * (touched.size() + losers_.size() + 16) + 64) return Error("element ownership does not settle");
+    std::string key = *work.begin();
+    work.erase(work.begin());
+    std::vector<std::string> released;
+    if (const AppliedService* cur = current(key))
+      for (const nft::Element& e : cur->rules.elements) {
+        std::string id = elementId(e);
+        if (const std::string* o = ownerOf(id); o && *o == key) {
+          overlay[id] = std::nullopt;
+          released.push_back(std::move(id));
+        }
+      }
+    std::shared_ptr<AppliedService> st;
+    if (auto in = lookup(key); in && in->service) st = buildService(*builder_, *in);
+    losers.erase(key);
+    if (st) {
+      auto& elems = st->rules.elements;
+      size_t kept = 0;
+      for (size_t i = 0; i < elems.size(); ++i) {
+        std::string id = elementId(elems[i]);
+        const std::string* o = ownerOf(id);
+        if (o && *o != key) {
+          if (!ServiceKeyLess()(key, *o)) {  // an earlier Service owns it
+            NN_LOG(Warning) << "Service " << key << ": " << elems[i].set << " element "
+                            << nft::keyToString(elems[i].key) << " is already claimed by Service " << *o
+                            << "; skipped";
+            losers.insert(key);
+            continue;
+          }
+          work.insert(*o);  // we sort first: take it over; the former owner is planned again without it
+        }
+        overlay[id] = key;
+        if (kept != i) elems[kept] = std::move(elems[i]);
+        ++kept;
+      }
+      elems.resize(kept);
+    }
+    for (const std::string& id : released)
+      if (const std::string* o = ownerOf(id); !o) {
+        ++epoch;
+        break;
+      }
+    built[key] = std::move(st);
+    seenAt[key] = epoch;
+    if (work.empty())
+      for (const std::string& l : losers)
+        if (auto it = seenAt.find(l); it == seenAt.end() || it->second < epoch) work.insert(l);
+  }
+  plan.losers = std::move(losers);
+  for (auto& [id, owner] : overlay) plan.owners.emplace_back(id, std::move(owner));
 
-  // Phases (see table_sync.h).
+  // 2. Diff each planned Service against what was applied (phases: see table_sync.h).
   std::vector<nft::Element> delElems, addElems;
   std::vector<nft::Chain> addChains, flushChains;
   std::vector<nft::Set> addSets, recreateSets, flushSets;
   std::vector<const nft::Rule*> addRules;
   std::set<std::string> revivedChains, revivedSets;
-  // Keep the built states alive until the transaction has copied from them.
-  plan.services.reserve(order.size());
+  plan.services.reserve(built.size());
 
-  for (const ServiceUpdate* u : order) {
-    auto it = services_.find(u->key);
+  for (auto& [key, curMutable] : built) {
+    std::shared_ptr<const AppliedService> cur = std::move(curMutable);
+    auto it = services_.find(key);
     const AppliedService* old = it == services_.end() ? nullptr : it->second.get();
-    std::shared_ptr<const AppliedService> cur;
-    if (u->input && u->input->service) cur = buildService(*builder_, *u->input);
     if (!old && !cur) continue;
     const rules::ServiceRules* o = old ? &old->rules : nullptr;
     const rules::ServiceRules* n = cur ? &cur->rules : nullptr;
@@ -340,7 +444,7 @@ Result<TablePlan> TableSync::planPartial(const std::vector<ServiceUpdate>& touch
 
     conntrackDiff(old, cur.get(), config_.family, plan.conntrack);
     if (changed) ++plan.servicesChanged;
-    plan.services.emplace_back(u->key, std::move(cur));
+    plan.services.emplace_back(key, std::move(cur));
   }
 
   nft::Transaction& tx = plan.tx;
@@ -388,6 +492,14 @@ void TableSync::applied(TablePlan&& plan) {
   }
   pendingChains_ = std::move(plan.pendingChains);
   pendingSets_ = std::move(plan.pendingSets);
+  if (plan.full) owners_.clear();
+  for (auto& [id, owner] : plan.owners) {
+    if (owner)
+      owners_[id] = std::move(*owner);
+    else
+      owners_.erase(id);
+  }
+  losers_ = std::move(plan.losers);
 }
 
 }  // namespace nodenet::proxy::sync

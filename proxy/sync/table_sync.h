@@ -25,6 +25,7 @@
 // maps before refilling them; unwanted objects found in the kernel are left flushed and deleted on a later sync.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,10 +40,12 @@
 
 namespace nodenet::proxy::sync {
 
-/// The input of one Service in one table: its key and (when it exists and the proxy handles it) its objects.
-struct ServiceUpdate {
-  std::string key;                      // "ns/name"
-  std::optional<rules::ServiceInput> input;  // nullopt: the Service is gone (or now ignored)
+/// Finds the current input of a Service by key ("ns/name"); nullopt when the Service is gone or ignored.
+using ServiceLookup = std::function<std::optional<rules::ServiceInput>(const std::string& key)>;
+
+/// Orders Service keys as buildRuleset() orders Services (namespace, then name).
+struct ServiceKeyLess {
+  bool operator()(std::string_view a, std::string_view b) const;
 };
 
 /// What was committed for one Service in one table.
@@ -61,6 +64,10 @@ struct TablePlan {
 
   // Applied-state updates, used by TableSync::applied().
   std::vector<std::pair<std::string, std::shared_ptr<const AppliedService>>> services;  // null = gone
+  /// Element ownership changes: element id -> owning Service key (nullopt: released). Full plans: all of it.
+  std::vector<std::pair<std::string, std::optional<std::string>>> owners;
+  /// Services that lost an element to another Service (conflicting externalIPs/LB IPs), after this plan.
+  std::set<std::string> losers;
   std::set<std::string> pendingChains, pendingSets;  // new "delete next time" lists
   /// Full plans: the builder for the node they were made for (kept for later partial plans).
   std::shared_ptr<const rules::RulesBuilder> builder;
@@ -89,8 +96,15 @@ class TableSync {
                              nft::Kernel& kernel) const;
 
   /// A partial sync of the touched Services only; untouched Services cost nothing. Requires !needsFull().
-  /// Error: the transaction is invalid.
-  Result<TablePlan> planPartial(const std::vector<ServiceUpdate>& touched) const;
+  /// `lookup` gives the current input of a Service: of each touched one, and of the few others that conflicts
+  /// over a map key pull in (see below). Error: the transaction is invalid.
+  ///
+  /// Conflicts: two Services may claim the same map key (the API does not keep externalIPs or shared LB IPs
+  /// unique). The kernel refuses a second element with the same key (EBUSY) and the whole batch would fail, every
+  /// time; so each key belongs to the first claiming Service in namespace/name order (what a full sync gives) and
+  /// the others go without that element (logged). A partial sync keeps that invariant: a touched Service that
+  /// sorts first takes the key over (the loser is re-planned), and a released key goes to a waiting loser.
+  Result<TablePlan> planPartial(const std::vector<std::string>& touched, const ServiceLookup& lookup) const;
 
   /// Records a committed plan as the applied state. Call only after kernel.commit(plan.tx) succeeded.
   void applied(TablePlan&& plan);
@@ -103,6 +117,9 @@ class TableSync {
   const std::set<std::string>& pendingChains() const { return pendingChains_; }
   const std::set<std::string>& pendingSets() const { return pendingSets_; }
   bool hasPendingDeletes() const { return !pendingChains_.empty() || !pendingSets_.empty(); }
+
+  /// Services that currently go without an element another Service owns.
+  const std::set<std::string>& conflictedServices() const { return losers_; }
 
   /// Number of Services with applied state (handled ones only).
   size_t serviceCount() const { return services_.size(); }
@@ -120,6 +137,8 @@ class TableSync {
   std::shared_ptr<const rules::RulesBuilder> builder_;  // for the node of the last committed full sync
   std::unordered_map<std::string, std::shared_ptr<const AppliedService>> services_;
   std::set<std::string> pendingChains_, pendingSets_;
+  std::unordered_map<std::string, std::string> owners_;  // element id ("set key") -> Service key
+  std::set<std::string> losers_;
 };
 
 }  // namespace nodenet::proxy::sync
