@@ -320,7 +320,11 @@ class RulesBuilder::Impl {
     std::vector<std::string> epChains(eps.reachable.size()), affinitySets(eps.reachable.size());
     for (size_t i = 0; i < eps.reachable.size(); ++i) {
       const EndpointInfo& e = eps.reachable[i];
-      std::string epBase = strCat(base, "__", e.ip.toString(), "/", e.port);
+      // nft's grammar does not allow ':' in an unquoted chain name, so `nft list` output of a chain named after
+      // an IPv6 address would not load back (`nft -f`); IPv6 colons become dots (never part of IPv6 text).
+      std::string addr = e.ip.toString();
+      if (e.ip.isV6()) std::replace(addr.begin(), addr.end(), ':', '.');
+      std::string epBase = strCat(base, "__", addr, "/", e.port);
       epChains[i] = hashedName(kEndpointPrefix, epBase);
       if (affinity) affinitySets[i] = hashedName(kAffinityPrefix, epBase);
     }
