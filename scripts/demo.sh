@@ -36,7 +36,8 @@ cleanup() {
   for n in "${created[@]}"; do ip netns del "$n" 2>/dev/null; done
   rm -rf "$DATA"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM  # exit (running the EXIT trap) rather than carry on after cleaning up
 
 # The plugin config libcni would send: the conflist's plugin with name and cniVersion injected.
 NAME=$(jq -r .name "$CONFLIST")
@@ -61,9 +62,10 @@ wait_until() {  # wait_until SECONDS command...: polls every 100 ms
 }
 
 echo "== node namespace $NODE, pods ${PODS[*]}"
-ip netns add "$NODE"; created+=("$NODE")
+# Each namespace is registered before it is created, so an interrupt between the two cannot leak it.
+created+=("$NODE"); ip netns add "$NODE"
 ip -n "$NODE" link set lo up
-for p in "${PODS[@]}"; do ip netns add "$(ns "$p")"; created+=("$(ns "$p")"); done
+for p in "${PODS[@]}"; do created+=("$(ns "$p")"); ip netns add "$(ns "$p")"; done
 
 declare -A IP RESULT
 for p in "${PODS[@]}"; do
@@ -88,7 +90,7 @@ check ip netns exec "$(ns web-2)" ping -c1 -W1 "${IP[api-1]}"
 check ip netns exec "$(ns api-1)" ping -c1 -W1 "${IP[web-1]}"
 
 echo "== the outside: $OUTSIDE ($OUTSIDE_IP) -- veth -- node ($NODE_IP)"
-ip netns add "$OUTSIDE"; created+=("$OUTSIDE")
+created+=("$OUTSIDE"); ip netns add "$OUTSIDE"
 ip -n "$OUTSIDE" link set lo up
 ip -n "$NODE" link add eth0 type veth peer name eth0 netns "$OUTSIDE"
 ip -n "$NODE" addr add "$NODE_IP/24" dev eth0
@@ -176,8 +178,8 @@ if [ -x "$BUILD/bin/nodenet-dns" ]; then
   dq() {  # dq TYPE NAME EXPECTED-REGEX (matched against "STATUS answers...")
     local out status
     out=$(ip netns exec "$CLIENT" dig +time=1 +tries=1 +noall +answer +comments @"$GW" "$2" "$1" 2>&1 || true)
-    status=$(grep -o 'status: [A-Z]*' <<<"$out" | cut -d' ' -f2)
-    local ans; ans=$(grep -vE '^;|^$' <<<"$out" | awk '{ $1=$1; print $4, $5, $6, $7, $8 }' | sed 's/ *$//' | paste -sd, -)
+    status=$(grep -o 'status: [A-Z]*' <<<"$out" | cut -d' ' -f2 || true)
+    local ans; ans=$(grep -vE '^;|^$' <<<"$out" | awk '{ $1=$1; print $4, $5, $6, $7, $8 }' | sed 's/ *$//' | paste -sd, - || true)
     local line="$status ${ans:-(no answer)}"
     if [[ "$line" =~ $3 ]]; then ok=$((ok+1)); else fail=$((fail+1)); line="FAIL (expected $3) $line"; fi
     printf '  %-5s %-44s %s\n' "$1" "$2" "$line"
