@@ -1,0 +1,348 @@
+#include "integration/dns/dns_env.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <tuple>
+
+#include "base/strings.h"
+#include "integration/harness/paths.h"
+#include "integration/harness/process.h"
+
+namespace nodenet::itest::dns {
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  return s;
+}
+
+std::vector<std::string> splitWs(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+/// "name. 5 IN A 10.0.0.1" -> Rr. Names inside rdata of the name-bearing types are lowercased (dig prints
+/// them as received; DNS names compare case-insensitively).
+std::optional<Rr> parseRecordLine(const std::string& line) {
+  auto w = splitWs(line);
+  if (w.size() < 4) return std::nullopt;
+  Rr r;
+  r.owner = lower(w[0]);
+  r.ttl = uint32_t(std::strtoul(w[1].c_str(), nullptr, 10));
+  size_t i = 2;
+  if (w[i] == "IN" || w[i] == "CH") ++i;
+  r.type = w[i++];
+  std::string rd;
+  for (; i < w.size(); ++i) rd += (rd.empty() ? "" : " ") + w[i];
+  if (r.type == "CNAME" || r.type == "PTR" || r.type == "NS" || r.type == "SRV" || r.type == "SOA") rd = lower(rd);
+  r.rdata = rd;
+  return r;
+}
+
+}  // namespace
+
+bool Rr::operator<(const Rr& o) const {
+  return std::tie(owner, type, rdata, ttl) < std::tie(o.owner, o.type, o.rdata, o.ttl);
+}
+bool Rr::operator==(const Rr& o) const {
+  return owner == o.owner && type == o.type && rdata == o.rdata && ttl == o.ttl;
+}
+std::string Rr::toString() const { return strCat(owner, " ", ttl, " ", type, " ", rdata); }
+
+Result<Daemon> Daemon::start(const std::vector<std::string>& argvIn, const std::string& netns,
+                             const std::string& logPath, bool viaIpNetnsExec) {
+  std::vector<std::string> argv = argvIn;
+  if (viaIpNetnsExec && !argv.empty()) {
+    // ip(8) execs the program after setns and after bind-mounting /etc/netns/<name>/* over /etc: the PID stays.
+    auto ip = findExecutable("ip", "/usr/sbin:/usr/bin:/sbin:/bin");
+    if (!ip.ok()) return ip.error();
+    argv.insert(argv.begin(), {*ip, "netns", "exec", netns});
+  }
+  if (argv.empty() || argv[0].find('/') == std::string::npos) return Error("Daemon::start: argv[0] must be a path");
+  if (::access(argv[0].c_str(), X_OK) != 0) return Error::fromErrno(errno, argv[0]);
+  std::string nsPath = netns.find('/') == std::string::npos ? "/run/netns/" + netns : netns;
+  int nsFd = ::open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsFd < 0) return Error::fromErrno(errno, nsPath);
+  int logFd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (logFd < 0) {
+    int e = errno;
+    ::close(nsFd);
+    return Error::fromErrno(e, logPath);
+  }
+  // Everything the child needs is built before fork: it only calls async-signal-safe functions.
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(nsFd);
+    ::close(logFd);
+    return Error::fromErrno(e, "fork");
+  }
+  if (pid == 0) {
+    if (!viaIpNetnsExec && ::setns(nsFd, CLONE_NEWNET) != 0) ::_exit(126);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(logFd, 1);
+    ::dup2(logFd, 2);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  ::close(nsFd);
+  ::close(logFd);
+  Daemon d;
+  d.pid_ = pid;
+  d.logPath_ = logPath;
+  return d;
+}
+
+Daemon::Daemon(Daemon&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)), status_(o.status_), logPath_(std::move(o.logPath_)) {}
+
+Daemon& Daemon::operator=(Daemon&& o) noexcept {
+  if (this != &o) {
+    stop();
+    pid_ = std::exchange(o.pid_, -1);
+    status_ = o.status_;
+    logPath_ = std::move(o.logPath_);
+  }
+  return *this;
+}
+
+Daemon::~Daemon() { stop(); }
+
+bool Daemon::running() {
+  if (pid_ < 0) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int Daemon::stop() {
+  if (!running()) return status_;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 300; ++i) {
+    if (!running()) return status_;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid_, SIGKILL);
+  int st = 0;
+  ::waitpid(pid_, &st, 0);
+  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  pid_ = -1;
+  return status_;
+}
+
+std::string Daemon::log(size_t maxBytes) const {
+  std::ifstream f(logPath_, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return s.size() > maxBytes ? s.substr(s.size() - maxBytes) : s;
+}
+
+std::pair<long, long> Daemon::memoryKib() const {
+  std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+  long hwm = 0, rss = 0;
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return {hwm, rss};
+}
+
+std::vector<DigReply> parseDigOutput(const std::string& out, size_t expected) {
+  std::vector<DigReply> replies;
+  std::istringstream in(out);
+  enum { None, Question, Answer, Authority, Additional } section = None;
+  DigReply* cur = nullptr;
+  for (std::string line; std::getline(in, line);) {
+    // Every query ends in exactly one of: ";; Got answer:" (a reply follows) or "no servers could be reached".
+    if (line.rfind(";; Got answer:", 0) == 0) {
+      replies.emplace_back();
+      cur = &replies.back();
+      cur->ok = true;
+      section = None;
+    } else if (line.find("no servers could be reached") != std::string::npos) {
+      replies.emplace_back();
+      replies.back().raw = line;
+      cur = nullptr;
+      section = None;
+      continue;
+    }
+    if (!cur) continue;
+    cur->raw += line + "\n";
+    if (line.rfind(";; ->>HEADER<<-", 0) == 0) {
+      auto p = line.find("status: ");
+      if (p != std::string::npos) {
+        auto e = line.find(',', p);
+        cur->rcode = line.substr(p + 8, e - p - 8);
+      }
+    } else if (line.rfind(";; flags:", 0) == 0) {
+      auto e = line.find(';', 9);
+      for (const auto& f : splitWs(line.substr(9, e - 9))) cur->flags.insert(f);
+    } else if (line == ";; QUESTION SECTION:") {
+      section = Question;
+    } else if (line == ";; ANSWER SECTION:") {
+      section = Answer;
+    } else if (line == ";; AUTHORITY SECTION:") {
+      section = Authority;
+    } else if (line == ";; ADDITIONAL SECTION:") {
+      section = Additional;
+    } else if (line.empty() || line[0] == ';') {
+      if (section == Question && line.size() > 1 && line[0] == ';' && line[1] != ';') {
+        auto w = splitWs(line.substr(1));
+        if (!w.empty()) cur->question = w[0];
+      } else if (line.empty()) {
+        section = None;
+      }
+    } else if (auto rr = parseRecordLine(line)) {
+      if (section == Answer) cur->answer.push_back(*rr);
+      if (section == Authority) cur->authority.push_back(*rr);
+      if (section == Additional) cur->additional.push_back(*rr);
+    }
+  }
+  replies.resize(std::max(replies.size(), expected));
+  return replies;
+}
+
+Result<std::vector<DigReply>> digBatch(const TestNetns& ns, const std::string& server, int port,
+                                       const std::vector<DigQuery>& queries, const std::vector<std::string>& options) {
+  auto dir = TempDir::create("nodenet-itest-dig-");
+  if (!dir.ok()) return dir.error();
+  std::string batch;
+  for (const auto& q : queries) batch += q.name + " " + q.type + "\n";
+  std::string file = dir->path() + "/batch";
+  {
+    std::ofstream f(file);
+    f << batch;
+    if (!f) return Error("cannot write " + file);
+  }
+  std::vector<std::string> argv = {"dig", "@" + server, "-p", std::to_string(port), "+time=2", "+tries=1",
+                                   "+nocookie", "+noall", "+comments", "+question", "+answer", "+authority",
+                                   "+additional"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back("-f");
+  argv.push_back(file);
+  RunOptions ro;
+  ro.timeout = std::chrono::milliseconds(20000 + 3000 * int(queries.size() > 50 ? 50 : queries.size()));
+  auto r = ns.exec(argv, ro);
+  if (!r.ok()) return r.error();
+  auto replies = parseDigOutput(r->out, queries.size());
+  if (replies.size() != queries.size())
+    return Error(strCat("dig printed ", replies.size(), " replies for ", queries.size(), " queries: ", r->describe()));
+  return replies;
+}
+
+Result<DigReply> dig(const TestNetns& ns, const std::string& server, int port, const std::string& name,
+                     const std::string& type, const std::vector<std::string>& options) {
+  auto r = digBatch(ns, server, port, {{name, type}}, options);
+  if (!r.ok()) return r.error();
+  return r->at(0);
+}
+
+DigReply waitFor(const TestNetns& ns, const std::string& server, int port, const std::string& name,
+                 const std::string& type, const std::function<bool(const DigReply&)>& pred,
+                 std::chrono::milliseconds timeout, std::chrono::milliseconds* waited) {
+  auto start = std::chrono::steady_clock::now();
+  DigReply last;
+  for (;;) {
+    auto r = dig(ns, server, port, name, type, {"+norec", "+time=1"});
+    if (r.ok()) last = *r;
+    auto now = std::chrono::steady_clock::now();
+    if (waited) *waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+    if ((r.ok() && pred(last)) || now - start > timeout) return last;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string writeNsdConf(const std::string& dir, const std::vector<bench::ZoneText>& zones, const std::string& addr,
+                         int port) {
+  std::string conf = strCat("server:\n  ip-address: ", addr, "@", port,
+                            "\n  do-ip6: no\n  server-count: 1\n  username: \"\"\n  chroot: \"\"\n"
+                            "  zonesdir: \"",
+                            dir, "/zones\"\n  database: \"\"\n  zonelistfile: \"", dir,
+                            "/nsd.zonelist\"\n  xfrdfile: \"", dir, "/nsd.xfrd\"\n  xfrdir: \"", dir,
+                            "\"\n  pidfile: \"", dir, "/nsd.pid\"\n  logfile: \"", dir,
+                            "/nsd.log\"\n  verbosity: 1\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n"
+                            "remote-control:\n  control-enable: no\n");
+  for (const auto& z : zones)
+    conf += strCat("zone:\n  name: \"", z.origin, "\"\n  zonefile: \"", z.origin.substr(0, z.origin.size() - 1),
+                   ".zone\"\n");
+  return conf;
+}
+
+Result<Daemon> startNsd(const TestNetns& ns, const std::string& dir, const std::vector<bench::ZoneText>& zones,
+                        const std::string& addr, int port) {
+  ::mkdir((dir + "/zones").c_str(), 0755);
+  for (const auto& z : zones) {
+    std::string err =
+        bench::writeFileAtomically(dir + "/zones/" + z.origin.substr(0, z.origin.size() - 1) + ".zone", z.text);
+    if (!err.empty()) return Error(err);
+  }
+  std::string err = bench::writeFileAtomically(dir + "/nsd.conf", writeNsdConf(dir, zones, addr, port));
+  if (!err.empty()) return Error(err);
+  auto nsd = findExecutable("nsd", "/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!nsd.ok()) return nsd.error();
+  auto d = Daemon::start({*nsd, "-d", "-c", dir + "/nsd.conf"}, ns.name(), dir + "/nsd.out");
+  if (!d.ok()) return d.error();
+  auto reply = waitFor(
+      ns, addr, port, zones.at(0).origin, "SOA", [](const DigReply& r) { return r.ok && r.rcode == "NOERROR"; },
+      std::chrono::milliseconds(10000));
+  if (!reply.ok || reply.rcode != "NOERROR") {
+    std::string log = d->log();
+    std::ifstream f(dir + "/nsd.log");
+    std::string nsdLog((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return Error("nsd did not answer within 10 s: " + log + nsdLog);
+  }
+  return d;
+}
+
+Result<Daemon> startNodenetDns(const TestNetns& ns, const std::vector<std::string>& args, const std::string& logPath,
+                               const std::string& addr, int port, const std::string& probeName,
+                               bool viaIpNetnsExec) {
+  std::vector<std::string> argv = {ourBinary("nodenet-dns")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto d = Daemon::start(argv, ns.name(), logPath, viaIpNetnsExec);
+  if (!d.ok()) return d.error();
+  auto reply = waitFor(
+      ns, addr, port, probeName, "A", [](const DigReply& r) { return r.ok; }, std::chrono::milliseconds(10000));
+  if (!reply.ok) return Error("nodenet-dns did not answer within 10 s; log:\n" + d->log());
+  if (!d->running()) return Error("nodenet-dns exited; log:\n" + d->log());
+  return d;
+}
+
+std::string mixCase(const std::string& name) {
+  std::string s = name;
+  bool up = true;
+  for (char& c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      c = up ? char(std::toupper(c)) : char(std::tolower(c));
+      up = !up;
+    }
+  }
+  return s;
+}
+
+}  // namespace nodenet::itest::dns

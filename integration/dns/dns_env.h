@@ -1,0 +1,114 @@
+// Helpers for the DNS integration and differential tests: long-running daemons inside a test namespace
+// (nodenet-dns, NSD), dig in batch mode with its output parsed into comparable replies, and the NSD config for a
+// set of zone files. Everything runs inside namespaces the tests created (never the root namespace).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "bench/common/cluster_plan.h"
+#include "integration/harness/netns.h"
+
+namespace nodenet::itest::dns {
+
+/// A long-running process started by this test inside a network namespace, with stdout+stderr appended to a log
+/// file. The destructor stops it (SIGTERM, then SIGKILL after 3 s) by its PID only. Move-only.
+class Daemon {
+ public:
+  /// fork + setns(netns) + execv(argv[0] must be a path). netns is a name under /run/netns. With
+  /// viaIpNetnsExec the child execs `ip netns exec NAME argv...` instead (same PID after ip's exec), which also
+  /// bind-mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf for the program.
+  static Result<Daemon> start(const std::vector<std::string>& argv, const std::string& netns,
+                              const std::string& logPath, bool viaIpNetnsExec = false);
+  Daemon() = default;
+  Daemon(Daemon&& o) noexcept;
+  Daemon& operator=(Daemon&& o) noexcept;
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  ~Daemon();
+  pid_t pid() const { return pid_; }
+  /// True while the process has not exited (reaps it when it has).
+  bool running();
+  /// SIGTERM, wait up to 3 s, then SIGKILL; returns the exit status as RunResult::exitCode would (-1 if none).
+  int stop();
+  /// The log file's current content (last maxBytes).
+  std::string log(size_t maxBytes = 4000) const;
+  /// VmHWM and VmRSS of the process in KiB (0 when unreadable).
+  std::pair<long, long> memoryKib() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string logPath_;
+};
+
+/// One resource record as dig prints it, normalised for comparison: owner lowercase, rdata names lowercase.
+struct Rr {
+  std::string owner;
+  uint32_t ttl = 0;
+  std::string type;
+  std::string rdata;
+  bool operator<(const Rr& o) const;
+  bool operator==(const Rr& o) const;
+  std::string toString() const;
+};
+
+/// One dig reply. ok=false when dig got no answer (timeout, connection refused).
+struct DigReply {
+  bool ok = false;
+  std::string rcode;                // "NOERROR", "NXDOMAIN", ...
+  std::set<std::string> flags;      // "qr", "aa", "tc", "rd", "ra"
+  std::string question;             // as printed: "DB.default.svc.cluster.local."
+  std::vector<Rr> answer, authority, additional;
+  std::string raw;                  // this reply's dig text, for failure messages
+};
+
+struct DigQuery {
+  std::string name, type;
+};
+
+/// Runs one `dig` process inside netns for all queries (batch mode, -f), in order. options are dig options
+/// applied to every query (e.g. "+norec", "+tcp"). Returns one reply per query, in order.
+Result<std::vector<DigReply>> digBatch(const TestNetns& ns, const std::string& server, int port,
+                                       const std::vector<DigQuery>& queries,
+                                       const std::vector<std::string>& options = {});
+
+/// One query (convenience around digBatch).
+Result<DigReply> dig(const TestNetns& ns, const std::string& server, int port, const std::string& name,
+                     const std::string& type, const std::vector<std::string>& options = {});
+
+/// Parses dig's "+noall +comments +question +answer +authority +additional" output of `expected` queries.
+std::vector<DigReply> parseDigOutput(const std::string& out, size_t expected);
+
+/// Polls until pred(reply) holds or timeout passes; returns the last reply (ok=false if none arrived).
+DigReply waitFor(const TestNetns& ns, const std::string& server, int port, const std::string& name,
+                 const std::string& type, const std::function<bool(const DigReply&)>& pred,
+                 std::chrono::milliseconds timeout, std::chrono::milliseconds* waited = nullptr);
+
+/// Writes nsd.conf into dir for the zones (files "<origin>.zone" in dir/zones, as writeZoneFiles makes them),
+/// listening on addr@port, one serving process, no rate limiting, no chroot/user switch, no database.
+std::string writeNsdConf(const std::string& dir, const std::vector<bench::ZoneText>& zones,
+                         const std::string& addr, int port);
+
+/// Writes the zone files and nsd.conf for zones into dir and starts `nsd -d` in netns; waits until it answers the
+/// SOA of the first zone (at most 10 s).
+Result<Daemon> startNsd(const TestNetns& ns, const std::string& dir, const std::vector<bench::ZoneText>& zones,
+                        const std::string& addr, int port);
+
+/// Starts nodenet-dns (from the build tree) in netns with args and waits until it answers `probeName` A
+/// (at most 10 s; any rcode counts as up).
+Result<Daemon> startNodenetDns(const TestNetns& ns, const std::vector<std::string>& args, const std::string& logPath,
+                               const std::string& addr, int port, const std::string& probeName,
+                               bool viaIpNetnsExec = false);
+
+/// "WeB.DeFaUlT..." : every other letter upper-cased (0x20-style mixed case).
+std::string mixCase(const std::string& name);
+
+}  // namespace nodenet::itest::dns
