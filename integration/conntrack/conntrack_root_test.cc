@@ -305,6 +305,21 @@ TEST_F(ConntrackRootTest, BadInputIsAnErrorNamingIt) {
   auto r = ct_->deleteFlows(f);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("origDst fd00::1 is not ipv4"), std::string::npos) << r.error().message();
+  // A kernel rejection names the flow and keeps the errno: an ICMP tuple without type/code/id is EINVAL
+  // (icmp_nlattr_to_tuple); the other flow in the batch is still tried (ENOENT here, so 0 deleted).
+  Flow icmp;
+  icmp.l4proto = IPPROTO_ICMP;
+  icmp.orig = {ip("10.0.0.2"), ip("172.30.0.99"), 0, 0};
+  Flow gone;
+  gone.l4proto = IPPROTO_UDP;
+  gone.orig = {ip("10.0.0.2"), ip("172.30.0.99"), 1, 2};
+  auto k = ct_->deleteFlows(std::vector<Flow>{icmp, gone});
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.error().sysErrno(), EINVAL);
+  EXPECT_NE(k.error().message().find("conntrack delete icmp 10.0.0.2:0 -> 172.30.0.99:0"), std::string::npos)
+      << k.error().message();
+  EXPECT_NE(k.error().message().find("(errno 22) (0 of 2 deleted)"), std::string::npos) << k.error().message();
+
   auto c = Conntrack::create("/run/netns/nnt-ct-does-not-exist");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().sysErrno(), ENOENT);
