@@ -130,5 +130,28 @@ TEST_F(ServiceHealthTest, DestructorClosesEveryListener) {
   EXPECT_EQ(httpGet("127.0.0.1", port, "/").status, 0);
 }
 
+TEST(ServiceHealthDualStack, ListensOnEveryBindAddress) {
+  auto server = metrics::HttpServer::create("svc-health");
+  ASSERT_TRUE(server.ok());
+  IpAddress v6Loopback = IpAddress::parse("::1").value();
+  // Skip where the machine has no IPv6 loopback.
+  auto probe = (*server)->listen(v6Loopback, 0, [](const HttpRequest&) { return HttpResponse{}; });
+  if (!probe.ok()) GTEST_SKIP() << "no ::1 here: " << probe.error().message();
+  (*server)->close(probe->id);
+
+  ServiceHealthServer::Options o;
+  o.bindAddresses = {kLoopback, v6Loopback};
+  ServiceHealthServer hs(**server, o);
+  ServiceKey a{"ns", "a"};
+  uint16_t port = freePort();
+  ASSERT_EQ(hs.syncServices({{a, port}}), 0u);
+  hs.syncEndpoints({{a, 1}});
+  EXPECT_EQ(httpGet("127.0.0.1", port, "/").status, 200);
+  EXPECT_EQ(httpGet("::1", port, "/").status, 200);
+  ASSERT_EQ(hs.syncServices({}), 0u);
+  EXPECT_EQ(httpGet("127.0.0.1", port, "/").status, 0);
+  EXPECT_EQ(httpGet("::1", port, "/").status, 0);
+}
+
 }  // namespace
 }  // namespace nodenet::proxy::health
