@@ -26,6 +26,7 @@
 #include "kube/cache/cache.h"
 #include "kube/source/source.h"
 #include "netlink/nft/netlink_kernel.h"
+#include "proxy/daemon/config_watch.h"
 #include "proxy/daemon/conntrack_cleaner.h"
 #include "proxy/daemon/options.h"
 #include "proxy/health/proxier_health.h"
@@ -190,7 +191,7 @@ int runCleanup() {
   return 0;
 }
 
-int run(const Options& o) {
+int run(const Options& o, const std::string& configText) {
   // Signals are taken synchronously by the main loop: block them before any thread exists so every thread
   // inherits the mask.
   sigset_t signals;
@@ -239,6 +240,16 @@ int run(const Options& o) {
     }
     metricsServer = std::move(*m);
     NN_LOG(Info) << "serving /metrics on " << metrics::hostPort(o.metricsBindAddress->ip, metricsServer->port());
+  }
+
+  // kube-proxy exits when its config file changes, so the kubelet restarts it with the new one; so do we.
+  std::unique_ptr<ConfigWatch> configWatch;
+  if (!o.configFile.empty()) {
+    auto w = ConfigWatch::create(o.configFile, configText);
+    if (w.ok())
+      configWatch = std::move(*w);
+    else
+      NN_LOG(Warning) << w.error().message() << "; changes to the config file will not restart the proxy";
   }
 
   kube::Cache cache;
@@ -329,7 +340,14 @@ int run(const Options& o) {
   }
 
   int sig = 0;
+  int exitCode = 0;
   while ((sig = waitSignal(signals, kTick)) == 0) {
+    if (configWatch && configWatch->changed()) {
+      NN_LOG(Error) << "the content of the configuration file " << o.configFile
+                    << " changed; exiting so that it is loaded on restart (the rules stay in place)";
+      exitCode = 1;
+      break;
+    }
     if (!observer.takeSynced()) continue;
     std::map<health::ServiceKey, uint16_t> ports;
     std::map<health::ServiceKey, int> endpoints;
@@ -342,12 +360,12 @@ int run(const Options& o) {
     serviceHealth.syncServices(ports);
     serviceHealth.syncEndpoints(endpoints);
   }
-  NN_LOG(Info) << "received " << strsignal(sig) << "; stopping (the rules stay in place)";
+  if (sig != 0) NN_LOG(Info) << "received " << strsignal(sig) << "; stopping (the rules stay in place)";
   proxier.stop();
   cache.unsubscribe(nodeSub);
   serviceHealth.syncServices({});
   stopAll();
-  return 0;
+  return exitCode;
 }
 
 }  // namespace
@@ -357,7 +375,15 @@ int main(int argc, char** argv) {
   using namespace nodenet;
   using namespace nodenet::proxy::daemon;
   std::vector<std::string> args(argv + 1, argv + argc);
-  auto options = loadOptions(args, readFile, hostname());
+  std::string configText;  // what --config held when it was parsed (the watch compares against it)
+  auto options = loadOptions(
+      args,
+      [&](const std::string& path) {
+        auto text = readFile(path);
+        if (text.ok()) configText = *text;
+        return text;
+      },
+      hostname());
   if (!options.ok()) {
     std::cerr << "nodenet-proxy: " << options.error().message() << "\nRun 'nodenet-proxy --help' for usage.\n";
     return 1;
@@ -371,5 +397,5 @@ int main(int argc, char** argv) {
   for (const auto& w : options->warnings) NN_LOG(Warning) << w;
   for (const auto& n : options->notices) NN_LOG(Info) << n;
   if (options->cleanup) return runCleanup();
-  return run(*options);
+  return run(*options, configText);
 }

@@ -230,6 +230,29 @@ TEST_F(DaemonLifecycleTest, BusyHealthzPortExitsOne) {
   EXPECT_EQ(first->signalAndWait(SIGTERM), 0);
 }
 
+TEST_F(DaemonLifecycleTest, ConfigFileChangeExitsOneAndLeavesRules) {
+  const std::string header = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n";
+  {
+    std::ofstream f(dir_ + "/config.yaml");
+    f << header << "nftables: {minSyncPeriod: 0s}\n";
+  }
+  auto d = Daemon::start(ns_.path(), daemonArgs({"--config=" + dir_ + "/config.yaml"}), dir_ + "/proxy.log");
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(waitForNft("list tables", "table ip nodenet"));
+  {
+    std::ofstream f(dir_ + "/config.yaml");  // same bytes: no restart
+    f << header << "nftables: {minSyncPeriod: 0s}\n";
+  }
+  EXPECT_EQ(d->waitExit(std::chrono::milliseconds(500)), -1) << "still running";
+  {
+    std::ofstream f(dir_ + "/config.yaml");
+    f << header << "nftables: {masqueradeAll: true}\n";
+  }
+  EXPECT_EQ(d->waitExit(5s), 1);
+  EXPECT_THAT(readAll(dir_ + "/proxy.log"), HasSubstr("config.yaml changed; exiting"));
+  EXPECT_THAT(nft("list tables"), HasSubstr("table ip nodenet"));
+}
+
 TEST_F(DaemonLifecycleTest, JsonLogs) {
   auto d = Daemon::start(ns_.path(), daemonArgs({"--logging-format=json"}), dir_ + "/proxy.log");
   ASSERT_TRUE(d);
