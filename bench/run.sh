@@ -5,6 +5,7 @@
 #   bench/run.sh                      build, then run every benchmark: cni + each Google Benchmark build/bin/*_bench
 #   bench/run.sh cni -- --pods 20     only the CNI benchmark, extra flags after --
 #   bench/run.sh dns_wire_bench       one Google Benchmark program
+#   bench/run.sh dns -- --duration 5  nodenet-dns against NSD with dnsperf (bench/dns_server/run.sh)
 # Environment: BUILD_DIR (default build), NO_BUILD=1 to skip the build, RESULTS (default $BUILD_DIR/bench-results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ which=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --) shift; break ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) which+=("$1"); shift ;;
   esac
 done
@@ -43,6 +44,7 @@ export NODENET_SOURCE_DIR="$root"
 
 if [ ${#which[@]} -eq 0 ]; then
   which=(cni)
+  [ -x "$NODENET_BUILD_DIR/bin/nodenet-dns" ] && which+=(dns)
   for g in "$NODENET_BUILD_DIR"/bin/*_bench; do
     [ -x "$g" ] && which+=("$(basename "$g")")
   done
@@ -58,6 +60,9 @@ for b in "${which[@]}"; do
         --conflist "$root/conf/cni/11-crio-ipv4-bridge.conflist" \
         --json "$results/cni.json" "${extra[@]}" || rc=$?
       ;;
+    dns)
+      "$root/bench/dns_server/run.sh" --json "$results/dns.json" "${extra[@]}" || rc=$?
+      ;;
     *_bench)
       if [ -x "$NODENET_BUILD_DIR/bin/$b" ]; then
         "$NODENET_BUILD_DIR/bin/$b" --benchmark_out="$results/$b.json" --benchmark_out_format=json \
@@ -68,7 +73,7 @@ for b in "${which[@]}"; do
       fi
       ;;
     *)
-      echo "bench/run.sh: unknown benchmark '$b' (cni or a build/bin/*_bench program)" >&2
+      echo "bench/run.sh: unknown benchmark '$b' (cni, dns or a build/bin/*_bench program)" >&2
       rc=2
       ;;
   esac

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# DNS server benchmark: nodenet-dns against NSD in the same run, both serving the same cluster plan
+# (bench/common/cluster_plan: 1,000 ClusterIP + 1,000 headless x 5 endpoints, ~27k records).
+#
+#   bench/dns_server/run.sh [--duration S] [--rate QPS] [--server-cpu N] [--client-cpu N] [--rounds N]
+#                           [--json FILE] [--keep]
+#
+# Everything runs inside ONE network namespace this script creates (nnb-dns-<pid>-<rand>) on 127.0.0.1; the
+# namespace and every process started here are removed on exit (trap), also on failure or Ctrl-C.
+#   - nodenet-dns  127.0.0.1:5301  --threads 1, pinned to --server-cpu (default 0)
+#   - nsd          127.0.0.1:5300  server-count 1, rrl-ratelimit 0, pinned to the same CPU
+#   - dnsperf      pinned to --client-cpu (default 1), UDP, query mix from the plan: 35% headless A,
+#                  35% ClusterIP A, 20% SRV, 10% NXDOMAIN
+# Throughput: dnsperf with 4 clients (-c 4 -q 500) for --duration seconds per server, alternating
+# NSD / nodenet-dns for --rounds rounds; the best round of each counts (the machine is shared).
+# Latency: dnsperf -Q --rate (20000) with -v for --duration seconds; p50/p99/p999 from every response.
+# Memory: VmHWM and VmRSS of the serving process after the runs (NSD: its one serving child; main and xfrd
+# processes are listed separately).
+# Environment: BUILD_DIR (default build), NODENET_BUILD_DIR wins when set (bench/run.sh sets it).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+build=${NODENET_BUILD_DIR:-${BUILD_DIR:-build}}
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+
+duration=10
+rate=20000
+server_cpu=0
+client_cpu=1
+rounds=2
+json=""
+keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --server-cpu) server_cpu=$2; shift 2 ;;
+    --client-cpu) client_cpu=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --json) json=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "dns_server/run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+[ "$(id -u)" -eq 0 ] || { echo "dns_server/run.sh: needs root (network namespace)" >&2; exit 2; }
+for tool in nsd dnsperf dig taskset ip; do
+  command -v "$tool" >/dev/null || { echo "dns_server/run.sh: $tool not installed (scripts/deps.sh)" >&2; exit 2; }
+done
+ours="$build/bin/nodenet-dns"
+plan_tool="$build/bin/nodenet-cluster-plan"
+for b in "$ours" "$plan_tool"; do
+  [ -x "$b" ] || { echo "dns_server/run.sh: $b not built" >&2; exit 2; }
+done
+
+ns="nnb-dns-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
+work=$(mktemp -d "${TMPDIR:-/tmp}/nnb-dns-$$-XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ip netns del "$ns" 2>/dev/null || true
+  if [ "$keep" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+inns() { ip netns exec "$ns" "$@"; }
+
+# The plan: manifests for nodenet-dns, zone files for NSD, the query file for dnsperf.
+"$plan_tool" --size bench --seed 1 --manifests "$work/manifests" --zones "$work/zones" \
+  --queries "$work/queries.txt" --count 100000 >"$work/zones.list" 2>"$work/plan.log"
+cat "$work/plan.log"
+
+{
+  cat <<EOF
+server:
+  ip-address: 127.0.0.1@5300
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "$work/zones"
+  database: ""
+  zonelistfile: "$work/nsd.zonelist"
+  xfrdfile: "$work/nsd.xfrd"
+  xfrdir: "$work"
+  pidfile: "$work/nsd.pid"
+  logfile: "$work/nsd.log"
+  verbosity: 0
+  hide-version: yes
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
+  refuse-any: no
+remote-control:
+  control-enable: no
+EOF
+  while read -r origin file; do
+    printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$origin" "$file"
+  done <"$work/zones.list"
+} >"$work/nsd.conf"
+nsd-checkconf "$work/nsd.conf"
+
+# Started directly (not through the inns function: `func &` forks a subshell and $! would be the subshell's PID);
+# ip netns exec and taskset exec the program, so $! is the server itself.
+ip netns exec "$ns" taskset -c "$server_cpu" nsd -d -c "$work/nsd.conf" >"$work/nsd.out" 2>&1 &
+nsd_launcher=$!
+pids+=($nsd_launcher)
+ip netns exec "$ns" taskset -c "$server_cpu" "$ours" --listen 127.0.0.1:5301 --zone cluster.local --ttl 5 --threads 1 \
+  --manifests "$work/manifests" >"$work/ours.out" 2>&1 &
+ours_launcher=$!
+pids+=($ours_launcher)
+
+# Both must answer a headless name with its 5 addresses before the clock starts (bounded wait: 20 s).
+probe=$(awk '$2=="A" && $1 ~ /^db-/ {print $1; exit}' "$work/queries.txt")
+ready() { [ "$(inns dig +norec +short +time=1 +tries=1 -p "$1" @127.0.0.1 "$probe" A 2>/dev/null | wc -l)" -eq 5 ]; }
+for port in 5300 5301; do
+  for _ in $(seq 200); do ready $port && break; sleep 0.1; done
+  ready $port || { echo "dns_server/run.sh: server on port $port not answering; logs:" >&2;
+                   cat "$work/nsd.out" "$work/nsd.log" "$work/ours.out" 2>/dev/null | tail -20 >&2; exit 1; }
+done
+
+# The serving processes: nodenet-dns itself (ip netns exec and taskset exec, they do not fork). NSD's launched
+# process becomes "nsd: xfrd", its child "nsd: main" forks the serving child "nsd: server 1".
+ours_pid=$ours_launcher
+[ "$(readlink /proc/"$ours_pid"/exe)" = "$(readlink -f "$ours")" ] ||
+  { echo "dns_server/run.sh: PID $ours_pid is not nodenet-dns" >&2; exit 1; }
+descendants() { local c; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do echo "$c"; descendants "$c"; done; }
+nsd_server=""; nsd_main=""
+for c in $(descendants "$nsd_launcher"); do
+  case "$(cat /proc/"$c"/comm 2>/dev/null)" in
+    "nsd: server"*) nsd_server=$c ;;
+    "nsd: main") nsd_main=$c; pids=("$c" "${pids[@]}") ;;  # stopped first: it stops its children
+  esac
+done
+[ -n "$nsd_server" ] || { echo "dns_server/run.sh: NSD serving process not found" >&2; exit 1; }
+
+# The UDP receive buffers (skmem rb): NSD enlarges its own (receive-buffer-size); bursts of 2,000 outstanding
+# queries overflow a kernel-default 208 KiB buffer, which dnsperf counts as lost queries.
+inns ss -uamn 2>/dev/null | awk '/127.0.0.1:530[01]/ {port=$4} /skmem/ && port {match($0, /rb[0-9]+/); print "  UDP " port " receive buffer " substr($0, RSTART + 2, RLENGTH - 2) " bytes"; port=""}'
+
+# Same answers before measuring: the benchmark is void if one server answers something else.
+for q in $(awk '{print $1":"$2}' "$work/queries.txt" | head -200 | sort -u | head -40); do
+  n=${q%%:*}; t=${q##*:}
+  a=$(inns dig +norec +noall +answer +time=1 -p 5300 @127.0.0.1 "$n" "$t" | awk '{print $1,$4,$5,$6,$7,$8,$9}' | sort)
+  b=$(inns dig +norec +noall +answer +time=1 -p 5301 @127.0.0.1 "$n" "$t" | awk '{print $1,$4,$5,$6,$7,$8,$9}' | sort)
+  if [ "$a" != "$b" ]; then
+    echo "dns_server/run.sh: answers differ for $n $t:" >&2
+    echo "NSD:"$'\n'"$a"$'\n'"nodenet-dns:"$'\n'"$b" >&2
+    exit 1
+  fi
+done
+
+udp_drops() {  # the namespace's UDP RcvbufErrors+SndbufErrors (kernel drops: overload, not lost answers)
+  inns awk '/^Udp:/ {if (!h) {for (i=1;i<=NF;i++) n[$i]=i; h=1} else print $n["RcvbufErrors"], $n["SndbufErrors"]}' /proc/net/snmp
+}
+
+perf() {  # port, extra args...; prints "qps lost"
+  local port=$1; shift
+  read -r rb0 sb0 < <(udp_drops)
+  inns taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$duration" \
+    -c 4 -q 500 -t 2 "$@" >"$work/perf.out" 2>&1 || true
+  read -r rb1 sb1 < <(udp_drops)
+  echo "  port $port: kernel UDP drops during the run: receive buffer $((rb1 - rb0)), send buffer $((sb1 - sb0))" >&2
+  awk '/Queries per second:/ {q=$4} /Queries lost:/ {l=$3} END {print q+0, l+0}' "$work/perf.out"
+}
+
+best_nsd=0; best_ours=0; lost_nsd=0; lost_ours=0
+for r in $(seq "$rounds"); do
+  read -r q l < <(perf 5300); echo "round $r NSD:         $q qps (lost $l)"
+  best_nsd=$(awk -v a="$best_nsd" -v b="$q" 'BEGIN {print (b > a ? b : a)}'); lost_nsd=$((lost_nsd + l))
+  read -r q l < <(perf 5301); echo "round $r nodenet-dns: $q qps (lost $l)"
+  best_ours=$(awk -v a="$best_ours" -v b="$q" 'BEGIN {print (b > a ? b : a)}'); lost_ours=$((lost_ours + l))
+done
+
+latency() {  # port -> "p50 p99 p999 n" in ms, from dnsperf -v lines "> NOERROR name type 0.000123"
+  local port=$1
+  inns taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$duration" \
+    -Q "$rate" -c 1 -q 100 -t 2 -v >"$work/lat.out" 2>&1 || true
+  awk '/^> / {print $NF}' "$work/lat.out" | sort -g | awk '{v[NR]=$1}
+    END {if (NR==0) {print "nan nan nan 0"; exit}
+         i50=int(NR*0.50); i99=int(NR*0.99); i999=int(NR*0.999); if (i50<1) i50=1; if (i99<1) i99=1; if (i999<1) i999=1;
+         printf "%.3f %.3f %.3f %d\n", v[i50]*1000, v[i99]*1000, v[i999]*1000, NR}'
+}
+read -r n50 n99 n999 nn < <(latency 5300)
+read -r o50 o99 o999 on < <(latency 5301)
+
+mem() { awk '/^VmHWM|^VmRSS/ {printf "%s %.1f ", $1, $2/1024}' /proc/"$1"/status 2>/dev/null; }
+ours_mem=$(mem "$ours_pid")
+nsd_mem=$(mem "$nsd_server")
+nsd_main_mem=$(mem "$nsd_main")
+ours_hwm=$(awk '/^VmHWM/ {printf "%.1f", $2/1024}' /proc/"$ours_pid"/status)
+nsd_hwm=$(awk '/^VmHWM/ {printf "%.1f", $2/1024}' /proc/"$nsd_server"/status)
+ratio=$(awk -v a="$best_ours" -v b="$best_nsd" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+
+echo
+echo "| | nodenet-dns | NSD $(nsd -v 2>&1 | awk 'NR==1 {print $3}') |"
+echo "|---|---|---|"
+echo "| qps (best of $rounds x ${duration}s, 1 core) | $best_ours | $best_nsd |"
+echo "| ratio ours/NSD | $ratio | 1 |"
+echo "| queries lost (timeouts, all rounds) | $lost_ours | $lost_nsd |"
+echo "| latency at $rate qps: p50 / p99 / p99.9 (ms) | $o50 / $o99 / $o999 | $n50 / $n99 / $n999 |"
+echo "| responses measured for latency | $on | $nn |"
+echo "| VmHWM (MiB) | $ours_hwm | $nsd_hwm (serving child) |"
+echo "memory detail: nodenet-dns [$ours_mem] NSD serving child [$nsd_mem] NSD main [$nsd_main_mem]"
+echo "targets: ratio >= 1.05 -> $(awk -v r="$ratio" 'BEGIN {print (r >= 1.05 ? "met" : "MISSED")}');" \
+  "p99 <= 0.10 ms -> $(awk -v p="$o99" 'BEGIN {print (p != "nan" && p <= 0.10 ? "met" : "MISSED")}');" \
+  "RSS <= 15 MiB -> $(awk -v m="$ours_hwm" 'BEGIN {print (m <= 15 ? "met" : "MISSED")}')"
+
+if [ -n "$json" ]; then
+  cat >"$json" <<EOF
+{"nodenet_dns": {"qps": $best_ours, "p50_ms": "$o50", "p99_ms": "$o99", "p999_ms": "$o999", "vmhwm_mib": $ours_hwm},
+ "nsd": {"qps": $best_nsd, "p50_ms": "$n50", "p99_ms": "$n99", "p999_ms": "$n999", "vmhwm_mib": "$nsd_hwm"},
+ "ratio": $ratio, "rate": $rate, "duration_s": $duration, "rounds": $rounds}
+EOF
+fi
