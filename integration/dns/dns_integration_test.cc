@@ -342,5 +342,42 @@ TEST_F(DnsIntegration, GetentHostsThroughThePodSearchPath) {
   EXPECT_EQ(missing.exitCode, 2) << "getent: 2 = not found; " << missing.describe();
 }
 
+// Without --upstream the node's resolv.conf decides: its nameservers get the names outside the zone, and when it
+// lists none the answer is REFUSED (cluster names still resolve). `ip netns exec` bind-mounts
+// /etc/netns/<node>/resolv.conf over /etc/resolv.conf for the daemon.
+TEST_F(DnsIntegration, ResolvConfUpstreamAndRefusedWithoutOne) {
+  {
+    EtcNetnsFile resolv(node().name(), "resolv.conf", "nameserver 192.0.2.2\noptions ndots:1\n");
+    auto viaResolv = startNodenetDns(node(), {"--listen", "127.0.0.1:5353", "--manifests", manifests_, "--threads", "1"},
+                                     env().scratch() + "/resolv.log", "127.0.0.1", 5353,
+                                     "web.default.svc.cluster.local", /*viaIpNetnsExec=*/true);
+    NN_ASSERT_OK(viaResolv);
+    auto www = dig(node(), "127.0.0.1", 5353, "www.example.test", "A");
+    NN_ASSERT_OK(www);
+    EXPECT_EQ(rdatas(*www, "A"), std::vector<std::string>{"198.51.100.7"}) << www->raw << viaResolv->log();
+  }
+  EtcNetnsFile resolv(node().name(), "resolv.conf", "search example.test\n");
+  auto none = startNodenetDns(node(), {"--listen", "127.0.0.1:5354", "--manifests", manifests_, "--threads", "1"},
+                              env().scratch() + "/none.log", "127.0.0.1", 5354, "web.default.svc.cluster.local",
+                              /*viaIpNetnsExec=*/true);
+  NN_ASSERT_OK(none);
+  auto refused = dig(node(), "127.0.0.1", 5354, "www.example.test", "A");
+  NN_ASSERT_OK(refused);
+  EXPECT_EQ(refused->rcode, "REFUSED") << refused->raw << none->log();
+  auto inZone = dig(node(), "127.0.0.1", 5354, "web.default.svc.cluster.local", "A");
+  NN_ASSERT_OK(inZone);
+  EXPECT_EQ(rdatas(*inZone, "A"), std::vector<std::string>{service("web").clusterIps[0]}) << inZone->raw;
+  // --upstream none: REFUSED whatever resolv.conf says.
+  auto flagNone = startNodenetDns(node(),
+                                  {"--listen", "127.0.0.1:5355", "--manifests", manifests_, "--threads", "1",
+                                   "--upstream", "none"},
+                                  env().scratch() + "/flagnone.log", "127.0.0.1", 5355,
+                                  "web.default.svc.cluster.local");
+  NN_ASSERT_OK(flagNone);
+  auto refused2 = dig(node(), "127.0.0.1", 5355, "www.example.test", "A");
+  NN_ASSERT_OK(refused2);
+  EXPECT_EQ(refused2->rcode, "REFUSED") << refused2->raw;
+}
+
 }  // namespace
 }  // namespace nodenet::itest::dns
