@@ -54,6 +54,16 @@ Status decodeNodeFields(const json& obj, Node& out) {
       out.podCIDRs.push_back(c);
     }
     NN_TRY(optBool(*spec, "unschedulable", sp, out.unschedulable));
+    if (const json* taints = member(*spec, "taints")) {
+      NN_TRY(forEachElement(*taints, sp.field("taints"), [&](const json& e, const Path& ep, size_t) -> Status {
+        NN_TRY(requireObject(e, ep));
+        InternedString key;
+        NN_TRY(optInterned(e, "key", ep, key));
+        if (key.empty()) return fieldError(ep.field("key"), "required");
+        out.taintKeys.push_back(key);
+        return okStatus();
+      }));
+    }
   }
   if (const json* status = member(obj, "status")) {
     Path stp = root.field("status");

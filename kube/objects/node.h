@@ -28,6 +28,9 @@ struct Node {
   /// spec.podCIDRs (or [spec.podCIDR]); primary first.
   std::vector<Cidr> podCIDRs;
   bool unschedulable = false;
+  /// spec.taints[].key, in order (kube-proxy's /healthz looks for ToBeDeletedByClusterAutoscaler). Values and
+  /// effects are not kept: no nodenet component schedules.
+  std::vector<InternedString> taintKeys;
 
   /// The topology.kubernetes.io/zone label, or "".
   std::string_view zone() const { return meta.labels.get(kLabelZone).value_or(std::string_view()); }

@@ -286,6 +286,8 @@ TEST(InvalidFields, Node) {
                {"/status/addresses/2/type", removed(), "Node node-a: status.addresses[2].type: required"},
                {"/spec/podCIDRs/1", "fd00::/129", R"(Node node-a: spec.podCIDRs[1]: expected CIDR, got "fd00::/129")"},
                {"/spec/unschedulable", "yes", R"(Node node-a: spec.unschedulable: expected boolean, got "yes")"},
+               {"/spec/taints/0/key", removed(), "Node node-a: spec.taints[0].key: required"},
+               {"/spec/taints/0", "NoSchedule", R"(Node node-a: spec.taints[0]: expected object, got "NoSchedule")"},
                {"/metadata/labels/topology.kubernetes.io~1zone", 1,
                 R"(Node node-a: metadata.labels["topology.kubernetes.io/zone"]: expected string, got 1)"},
                {"/kind", "Nodes", R"(Node node-a: kind: expected "Node", got "Nodes")"},

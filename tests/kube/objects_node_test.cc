@@ -22,6 +22,8 @@ TEST(NodeDecode, ServedNode) {
   EXPECT_EQ(n.meta.labels.size(), 8u);
   EXPECT_TRUE(n.meta.annotations.empty());
   EXPECT_TRUE(n.unschedulable);
+  ASSERT_EQ(n.taintKeys.size(), 1u);
+  EXPECT_EQ(n.taintKeys[0], "node.kubernetes.io/unschedulable");
   EXPECT_EQ(n.podCIDRs, (std::vector<Cidr>{cidr("10.244.1.0/24"), cidr("fd00:10:244:1::/64")}));
   ASSERT_EQ(n.addresses.size(), 5u);
   EXPECT_EQ(n.addresses[0].type, NodeAddressType::InternalIP);
@@ -42,6 +44,7 @@ TEST(NodeDecode, PodCIDROnlyAndUnknownAddressType) {
   EXPECT_TRUE(n.meta.ns.empty());
   EXPECT_EQ(n.podCIDRs, std::vector<Cidr>{cidr("10.244.9.0/24")});
   EXPECT_FALSE(n.unschedulable);
+  EXPECT_TRUE(n.taintKeys.empty());
   EXPECT_EQ(n.zone(), "");
   ASSERT_EQ(n.addresses.size(), 1u);
   EXPECT_EQ(n.addresses[0].type, NodeAddressType::Other);
