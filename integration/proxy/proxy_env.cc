@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +63,9 @@ Result<Background> Background::start(const std::vector<std::string>& argv, const
     ::dup2(devnull, 0);
     ::dup2(logFd, 1);
     ::dup2(logFd, 2);
+    // Only 0-2 survive the exec: descriptors the test process holds without O_CLOEXEC (Asio's accepted sockets
+    // of the fake API server) would otherwise keep those connections open after the server is gone.
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -71,6 +71,12 @@ class ProxyIntegrationTest : public ::testing::Test {
     if (pe_ && checkRulesetAtEnd_ && !HasFatalFailure()) {
       auto st = pe_->checkRulesetRoundTrip();
       EXPECT_TRUE(st.ok()) << st.error().message();
+      // The IPv6 table, when the daemon keeps one (this node is IPv4-only), must round-trip as well.
+      auto v6 = pe_->dumpRuleset("ip6");
+      if (v6.ok() && !v6->empty()) {
+        auto st6 = pe_->checkRulesetRoundTrip("ip6");
+        EXPECT_TRUE(st6.ok()) << st6.error().message();
+      }
     }
     if (pe_ && HasFailure() && pe_->daemon()) {
       std::string log = pe_->daemon()->log();
