@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "dns/daemon/options.h"
 #include "kube/manifests/parse.h"
 #include "proxy/daemon/options.h"
 
@@ -150,6 +151,19 @@ TEST(K8sManifests, DnsObjects) {
   ASSERT_TRUE(deploy);
   EXPECT_EQ((*deploy)["spec"]["template"]["spec"]["serviceAccountName"], "nodenet-dns");
   EXPECT_EQ((*deploy)["spec"]["selector"]["matchLabels"]["k8s-app"], "kube-dns");
+
+  // The container's command is accepted by nodenet-dns's own option parser.
+  const json& container = (*deploy)["spec"]["template"]["spec"]["containers"][0];
+  std::vector<std::string> args;
+  for (const auto& a : container["command"]) args.push_back(a.get<std::string>());
+  ASSERT_EQ(args.at(0), "/usr/local/bin/nodenet-dns");
+  args.erase(args.begin());
+  auto dnsOptions = dns::daemon::parseOptions(args);
+  ASSERT_TRUE(dnsOptions.ok()) << dnsOptions.error().message();
+  EXPECT_EQ(dnsOptions->zone, "cluster.local");
+  EXPECT_EQ(dnsOptions->ttl, 5u);
+  ASSERT_EQ(dnsOptions->listen.size(), 1u);
+  EXPECT_TRUE(dnsOptions->kubeconfig.empty() && dnsOptions->manifestsDir.empty()) << "in-cluster service account";
 
   // The Service decodes with nodenet's own decoder (what the proxy and DNS would read from the API).
   auto parsed = kube::manifests::parseManifest("nodenet-dns.yaml", readSource("conf/k8s/nodenet-dns.yaml"));
