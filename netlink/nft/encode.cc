@@ -550,6 +550,16 @@ class RuleBuilder {
     anonMaps.push_back({id, &n});
     lookupExpr(NFT_REG_1, kAnonMapName, id, NFT_REG_VERDICT, false);
   }
+  void add(const NumgenMatch& n) {
+    nftnl_expr* e = expr("numgen");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, n.modulus);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+    // numgen writes a host-order u32 (nft lists `[ cmp eq reg 1 0x00000000 ]` for `numgen random mod 3 0`).
+    uint32_t value = n.value;
+    cmp(NFT_REG_1, NFT_CMP_EQ, &value, sizeof value);
+  }
   void add(const SetUpdate& u) {
     uint32_t reg = loadKey(u.key);
     nftnl_expr* e = expr("dynset");

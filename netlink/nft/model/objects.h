@@ -77,6 +77,15 @@ struct NumgenVmap {
   std::vector<Verdict> targets;
 };
 
+/// `numgen random mod MODULUS VALUE`: matches when a fresh random number in [0, MODULUS) equals VALUE. A chain
+/// of these (mod N, then mod N-1, ... each `0`, then an unconditional verdict) picks uniformly among N targets
+/// without the anonymous map NumgenVmap needs: the kernel scans all of a table's sets whenever an anonymous set is
+/// created or looked up by name, so thousands of NumgenVmap rules make one batch quadratic.
+struct NumgenMatch {
+  uint32_t modulus = 1;
+  uint32_t value = 0;
+};
+
 /// `update @set { KEY }` (optionally with a per-element timeout): session affinity.
 struct SetUpdate {
   Concat key;
@@ -123,7 +132,8 @@ struct Reject {
 };
 
 using Statement =
-    std::variant<Match, Lookup, VmapLookup, NumgenVmap, SetUpdate, Counter, Verdict, Nat, Masquerade, MarkSet, Reject>;
+    std::variant<Match, Lookup, VmapLookup, NumgenVmap, SetUpdate, Counter, Verdict, Nat, Masquerade, MarkSet, Reject,
+                 NumgenMatch>;
 
 // Convenience constructors for the common shapes.
 inline Statement match(Field f, Value v) { return Match{f, CmpOp::Eq, v, std::nullopt}; }
@@ -275,6 +285,9 @@ inline std::string statementToString(const Statement& s, Family family) {
       for (size_t i = 0; i < n.targets.size(); ++i)
         s += strCat(i ? ", " : "", i, " : ", n.targets[i].toString());
       return s + " }";
+    }
+    std::string operator()(const NumgenMatch& n) const {
+      return strCat("numgen random mod ", n.modulus, " ", n.value);
     }
     std::string operator()(const SetUpdate& u) const {
       std::string s = strCat("update @", u.set, " { ", concatText(u.key));

@@ -272,6 +272,11 @@ class Transaction {
         for (const Verdict& v : n.targets) NN_TRY(checkVerdict(v));
         return okStatus();
       }
+      Status operator()(const NumgenMatch& n) const {
+        if (n.modulus == 0) return Error("numgen modulus 0");
+        if (n.value >= n.modulus) return Error(strCat("numgen value ", n.value, " is not below the modulus ", n.modulus));
+        return okStatus();
+      }
       Status operator()(const SetUpdate& u) const {
         NN_TRY(tx.checkConcat(u.key));
         NN_TRY(tx.checkConcatAgainstSet(u.key, u.set, false));
