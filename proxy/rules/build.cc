@@ -78,6 +78,13 @@ namespace {
 
 std::string str(std::string_view s) { return std::string(s); }
 
+/// Up to this many endpoints, a service chain picks one with a cascade of `numgen random mod K 0 goto` rules;
+/// beyond it with kube-proxy's `numgen random mod N vmap { ... }`. The vmap needs an anonymous set per rule, and
+/// the kernel walks every set of the table each time one is created or looked up by name (nf_tables_set_alloc_name,
+/// nft_set_lookup), so a table with one per Service makes a full sync quadratic: 27 s for 10k Services instead of
+/// well under a second. A cascade evaluates at most this many cheap rules per new connection.
+constexpr size_t kMaxCascadedEndpoints = 16;
+
 /// Comments are capped by the kernel (nft::kMaxCommentLen); service port names fit unless names are huge.
 std::optional<std::string> comment(std::string s) {
   if (s.size() > nft::kMaxCommentLen) s.resize(nft::kMaxCommentLen);
@@ -427,6 +434,15 @@ class RulesBuilder::Impl {
           size_t i = chainOf(e);
           rule(o, chainName, {nft::lookup({saddr_}, affinitySets[i]), Verdict::goTo(epChains[i])});
         }
+      if (list.size() <= kMaxCascadedEndpoints) {
+        // Uniform choice without an anonymous map (see kMaxCascadedEndpoints): endpoint i of N is taken with
+        // probability 1/(N-i) when the ones before it were not, i.e. 1/N each; the last needs no draw.
+        for (size_t i = 0; i + 1 < list.size(); ++i)
+          rule(o, chainName,
+               {nft::NumgenMatch{static_cast<uint32_t>(list.size() - i), 0}, Verdict::goTo(epChains[chainOf(list[i])])});
+        rule(o, chainName, {Verdict::goTo(epChains[chainOf(list.back())])});
+        return;
+      }
       nft::NumgenVmap ng;
       ng.targets.reserve(list.size());
       for (const EndpointInfo& e : list) ng.targets.push_back(Verdict::goTo(epChains[chainOf(e)]));

@@ -169,6 +169,13 @@ class Tracer {
         std::vector<Action> out;
         for (const auto& t : n->targets) out.push_back({p, t});
         return out;
+      } else if (std::get_if<nft::NumgenMatch>(&s)) {
+        // Random draw: both outcomes are possible. Not taken: the rule does not match; taken: go on with the rest.
+        nft::Rule rest{.chain = r.chain,
+                       .statements = std::vector<nft::Statement>(r.statements.begin() + i + 1, r.statements.end())};
+        std::vector<Action> out{{p, std::nullopt}};
+        for (Action& a : evalRule(rest, p)) out.push_back(std::move(a));
+        return out;
       } else if (std::get_if<nft::SetUpdate>(&s) || std::get_if<nft::Counter>(&s)) {
         // affinity state is not modelled: sets stay empty, so every pick is possible
       } else if (auto* v = std::get_if<nft::Verdict>(&s)) {
