@@ -145,6 +145,7 @@ void everyFeature(kube::Cache& cache) {
   svcs.push_back(itp);
   svcs.push_back(service("ns2", "dns", {"172.30.0.15"}, {port("dns", 53, L4Proto::UDP), port("dns-tcp", 53)}));
   svcs.push_back(service("ns2", "sctp", {"172.30.0.16"}, {port("s", 9999, L4Proto::SCTP)}));
+  svcs.push_back(service("ns2", "big", {"172.30.0.18"}, {port("http", 80)}));
   svcs.push_back(service("ns2", "empty", {"172.30.0.17"}, {port("http", 80, L4Proto::TCP, 30007)}));
   svcs.back().type = kube::ServiceType::NodePort;
   cache.replaceAll<kube::Service>(std::move(svcs));
@@ -158,6 +159,10 @@ void everyFeature(kube::Cache& cache) {
   sl.push_back(slice("ns2", "dns", "a", {{"10.180.0.7"}}, {{"dns", 53}}, L4Proto::UDP));
   sl.push_back(slice("ns2", "dns", "b", {{"10.180.0.7"}}, {{"dns-tcp", 53}}));
   sl.push_back(slice("ns2", "sctp", "a", {{"10.180.0.8"}}, {{"s", 9999}}, L4Proto::SCTP));
+  // More endpoints than a cascade handles: the numgen vmap (anonymous map) path.
+  std::vector<Ep> many;
+  for (int i = 1; i <= 20; ++i) many.push_back(Ep{"10.180.2." + std::to_string(i)});
+  sl.push_back(slice("ns2", "big", "a", many, {{"http", 8080}}));
   cache.replaceAll<kube::EndpointSlice>(std::move(sl));
 }
 

@@ -46,5 +46,35 @@ TEST(RulesBuilderTest, PiecesComposeToBuildRuleset) {
   EXPECT_EQ(a.ports[0].localReady, 2u);
 }
 
+TEST(RulesBuilderTest, EndpointChoiceCascadeUpTo16ThenVmap) {
+  auto build = [](int n) {
+    std::vector<Ep> eps;
+    for (int i = 0; i < n; ++i) eps.push_back(Ep{"10.180.0." + std::to_string(i + 1)});
+    kube::Service svc = service("ns1", "a", {"172.30.0.41"}, {port("http", 80)});
+    kube::EndpointSlice sl = slice("ns1", "a", "x", eps, {{"http", 8080}});
+    rules::Config cfg;
+    rules::RulesBuilder b(rules::NodeInput{"node-a", "zone-a", {}}, cfg);
+    rules::ServiceRules r = b.service({&svc, {&sl}});
+    std::vector<std::string> dispatch;
+    for (const auto& rule : r.rules)
+      if (rule.chain.rfind("service-", 0) == 0) dispatch.push_back(nft::ruleBodyToString(rule, nft::Family::Ip));
+    return dispatch;
+  };
+  auto one = build(1);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].rfind("goto endpoint-", 0), 0u) << one[0];
+  auto three = build(3);
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three[0].rfind("numgen random mod 3 0 goto endpoint-", 0), 0u) << three[0];
+  EXPECT_EQ(three[1].rfind("numgen random mod 2 0 goto endpoint-", 0), 0u) << three[1];
+  EXPECT_EQ(three[2].rfind("goto endpoint-", 0), 0u) << three[2];
+  auto sixteen = build(16);
+  EXPECT_EQ(sixteen.size(), 16u);
+  EXPECT_EQ(sixteen[0].rfind("numgen random mod 16 0 goto", 0), 0u) << sixteen[0];
+  auto seventeen = build(17);
+  ASSERT_EQ(seventeen.size(), 1u);
+  EXPECT_EQ(seventeen[0].rfind("numgen random mod 17 vmap {", 0), 0u) << seventeen[0];
+}
+
 }  // namespace
 }  // namespace nodenet::proxy::sync

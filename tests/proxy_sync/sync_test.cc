@@ -141,7 +141,8 @@ TEST_F(SyncTest, IncrementalSendsOnlyTheChangedService) {
       "add chain ip nodenet ", ep3, "\n",                                                       //
       "flush chain ip nodenet ", svc, "\n",                                                     //
       "add rule ip nodenet ", svc, " ip daddr 172.30.0.42 tcp dport 80 ip saddr != 10.180.0.0/16 jump mark-for-masquerade\n",
-      "add rule ip nodenet ", svc, " numgen random mod 2 vmap { 0 : goto ", ep2, ", 1 : goto ", ep3, " }\n",
+      "add rule ip nodenet ", svc, " numgen random mod 2 0 goto ", ep2, "\n",  //
+      "add rule ip nodenet ", svc, " goto ", ep3, "\n",
       "add rule ip nodenet ", ep3, " ip saddr 10.180.0.3 jump mark-for-masquerade\n",
       "add rule ip nodenet ", ep3, " meta l4proto tcp dnat to 10.180.0.3:8080\n");
   EXPECT_EQ(lastTx_, want);
