@@ -323,6 +323,22 @@ int run(const Options& o, const std::string& configText) {
       },
       nodeOnly);
 
+  // kubeproxy_sync_proxy_rules_{service,endpoint}_changes_total: the real changes the proxier sees (the cache
+  // emits only real changes, and proxyFilter() is the proxier's own view).
+  auto changeSub = cache.subscribe(
+      [&metrics](const kube::Event& e) {
+        if (e.kind == kube::ObjectKind::Service) metrics.serviceChangesSeen();
+        if (e.kind == kube::ObjectKind::EndpointSlice) metrics.endpointChangesSeen();
+      },
+      kube::proxyFilter());
+  {
+    // What the source delivered before the subscription counts too (an informer's initial adds do).
+    auto snap = cache.snapshot();
+    snap->forEach<kube::Service>([&](const kube::Service&) { metrics.serviceChangesSeen(); }, kube::proxyFilter());
+    snap->forEach<kube::EndpointSlice>([&](const kube::EndpointSlice&) { metrics.endpointChangesSeen(); },
+                                       kube::proxyFilter());
+  }
+
   health::ServiceHealthServer::Options sopts;
   sopts.bindAddresses = healthCheckAddresses(o, node.get());
   sopts.proxyHealthy = [&] { return proxierHealth.isHealthy(); };
@@ -335,6 +351,7 @@ int run(const Options& o, const std::string& configText) {
   if (Status s = proxier.start(); !s.ok()) {
     NN_LOG(Error) << "proxier: " << s.error().message();
     cache.unsubscribe(nodeSub);
+    cache.unsubscribe(changeSub);
     stopAll();
     return 1;
   }
@@ -363,6 +380,7 @@ int run(const Options& o, const std::string& configText) {
   if (sig != 0) NN_LOG(Info) << "received " << strsignal(sig) << "; stopping (the rules stay in place)";
   proxier.stop();
   cache.unsubscribe(nodeSub);
+  cache.unsubscribe(changeSub);
   serviceHealth.syncServices({});
   stopAll();
   return exitCode;
