@@ -14,7 +14,6 @@ BUILD=${NODENET_BUILD_DIR:-$PWD/build}
 
 ROOT=$PWD
 CONFLIST=$ROOT/conf/cni/11-crio-ipv4-bridge.conflist
-MANIFESTS=$ROOT/conf/demo
 export CNI_PATH=$BUILD/cni
 TAG=nn-demo-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 NODE=$TAG-node
@@ -26,6 +25,9 @@ declare -A WANT_IP=([web-1]=10.85.0.11 [web-2]=10.85.0.12 [api-1]=10.85.0.21 [sh
 declare -A SERVE_PORT=([web-1]=8080 [web-2]=8080 [api-1]=8443 [shop-1]=8080)
 NODE_IP=192.168.0.10 OUTSIDE_IP=192.168.0.1
 DATA=$(mktemp -d /tmp/nodenet-demo.XXXXXX)
+# The daemons read a copy of conf/demo, so the demo can edit it live without touching the repository.
+MANIFESTS=$DATA/manifests
+mkdir "$MANIFESTS" && cp "$ROOT"/conf/demo/*.yaml "$MANIFESTS"/
 created=() pids=()
 
 ns() { echo "$TAG-$1"; }
@@ -130,7 +132,7 @@ echo "  web-1 web-2 :8080, api-1 :8443, shop-1 :8080"
 echo "== nodenet-proxy in the node namespace (--manifests conf/demo)"
 PROXY_LOG=$DATA/proxy.log
 PROXY_ARGS=(--manifests "$MANIFESTS" --hostname-override demo-node --cluster-cidr 10.85.0.0/16 --v=2)
-echo "  nodenet-proxy ${PROXY_ARGS[*]}" | sed "s#$ROOT/##"
+echo "  nodenet-proxy ${PROXY_ARGS[*]}   (a copy of conf/demo)"
 ip netns exec "$NODE" "$BUILD/bin/nodenet-proxy" "${PROXY_ARGS[@]}" 2>"$PROXY_LOG" &
 PROXY_PID=$!; pids+=("$PROXY_PID")
 wait_until 10 ip netns exec "$NODE" curl -sf -m1 http://127.0.0.1:10256/healthz \
@@ -163,13 +165,29 @@ echo "  (web is eTP Cluster: off-cluster clients are masqueraded to the node; sh
 hc=$(ip netns exec "$OUTSIDE" curl -s -m2 "http://$NODE_IP:32080/" | jq -c . 2>/dev/null || true)
 echo "-- shop's healthCheckNodePort from outside ($NODE_IP:32080): $hc"
 if [[ "$hc" == *'"localEndpoints": 1'* || "$hc" == *'"localEndpoints":1'* ]]; then ok=$((ok+1)); else echo "  FAIL healthCheckNodePort"; fail=$((fail+1)); fi
+echo "-- live change: remove web-2 (10.85.0.12) from the EndpointSlice web-1 (an atomic rename, as kubectl or a"
+echo "   ConfigMap would); the proxy's inotify source sees it and the next sync leaves only web-1"
+sed '/addresses: \["10.85.0.12"\]/,+2d' "$MANIFESTS/services.yaml" >"$MANIFESTS/.services.yaml.new"
+mv "$MANIFESTS/.services.yaml.new" "$MANIFESTS/services.yaml"
+only_web1() {
+  local i a
+  for i in 1 2 3 4 5 6; do
+    a=$(ip netns exec "$CLIENT" curl -s -m1 http://10.96.0.10/) || return 1
+    [[ "$a" == web-1* ]] || return 1
+  done
+}
+if wait_until 10 only_web1; then
+  echo "  6 of 6 requests to 10.96.0.10:80 answered by web-1"; ok=$((ok+1))
+else
+  echo "  FAIL web-2 still answers"; fail=$((fail+1))
+fi
 echo "-- some of /metrics:"
 ip netns exec "$NODE" curl -s http://127.0.0.1:10249/metrics \
-  | grep -E '^kubeproxy_sync_proxy_rules_(duration_seconds_count|last_timestamp_seconds)|^kubeproxy_sync_full_proxy_rules_duration_seconds_(sum|count)' \
+  | grep -E '^kubeproxy_sync_proxy_rules_(duration_seconds_count|last_timestamp_seconds|endpoint_changes_total)|^kubeproxy_sync_(full|partial)_proxy_rules_duration_seconds_(sum|count)' \
   | sed 's/^/  /'
 
 if [ -x "$BUILD/bin/nodenet-dns" ]; then
-  echo "== nodenet-dns in the node namespace on $GW:53 (--manifests conf/demo), dig from the client pod"
+  echo "== nodenet-dns in the node namespace on $GW:53 (the same manifests), dig from the client pod"
   ip netns exec "$NODE" "$BUILD/bin/nodenet-dns" --listen "$GW:53" --zone cluster.local --manifests "$MANIFESTS" \
     --upstream none 2>"$DATA/dns.log" &
   pids+=($!)
