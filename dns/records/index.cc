@@ -1,5 +1,6 @@
 // buildIndex(): snapshot -> immutable Index. Pure; one pass over services, one over slices, one sort for PTR.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <string>
 #include <tuple>
@@ -121,7 +122,13 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
   });
 
   ix.services_.reserve(services.size());
-  ix.byName_.reserve(services.size());
+  {
+    size_t slots = 16;
+    unsigned bits = 4;
+    while (slots < services.size() * 2) slots <<= 1, ++bits;
+    ix.byName_.assign(slots, {});
+    ix.byNameShift_ = 64 - bits;
+  }
   // (namespace, name) -> service index, for attaching slices by their kubernetes.io/service-name label.
   std::unordered_map<std::string, uint32_t> byKey;
   byKey.reserve(services.size());
@@ -137,7 +144,8 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
       continue;
     }
     Index::Service s;
-    s.name = *name;
+    s.nameWire.assign(reinterpret_cast<const char*>(name->wire().data()), name->wireSize());
+    const auto nameHash = static_cast<uint32_t>(name->hash());
     if (svc->type == kube::ServiceType::ExternalName) {
       s.kind = Index::Kind::ExternalName;
       auto target = Name::fromText(svc->externalName);
@@ -147,17 +155,19 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
              strCat("Service ", svc->meta.key(), ": externalName \"", svc->externalName, "\" is not a host name"));
         continue;
       }
-      s.externalName = target->canonical();
+      Name ext = target->canonical();
+      s.externalNameWire.assign(reinterpret_cast<const char*>(ext.wire().data()), ext.wireSize());
     } else {
       s.kind = svc->headless ? Index::Kind::Headless : Index::Kind::ClusterIP;
       if (!svc->headless) s.clusterIPs = svc->clusterIPs;
       s.ports = servicePorts(*svc);
     }
     const auto idx = static_cast<uint32_t>(ix.services_.size());
-    if (!ix.byName_.emplace(s.name, idx).second) {
+    if (ix.findService(*name) != nullptr) {
       skip(stats, strCat("Service ", svc->meta.key(), ": duplicate"));
       continue;
     }
+    ix.insertName(nameHash, idx);
     key = strCat(svc->meta.ns.view(), "/", svc->meta.name);
     byKey.emplace(key, idx);
     ix.services_.push_back(std::move(s));
@@ -203,7 +213,7 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
           if (e.label.empty()) continue;
         }
         // The target name must fit too (checked once here so resolve() never fails to build it).
-        if (e.label.size() + 1 + s.name.wireSize() > Name::kMaxWireSize) {
+        if (e.label.size() + 1 + s.nameWire.size() > Name::kMaxWireSize) {
           skip(stats, strCat("EndpointSlice ", slice->meta.key(), ": endpoint name too long"));
           continue;
         }
@@ -257,13 +267,56 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
   return IndexPtr(std::move(index));
 }
 
+namespace {
+// Fibonacci hashing: the top bits of hash * 2^64/phi spread FNV's weak low bits over the whole table.
+inline size_t slotOf(uint32_t hash, unsigned shift) {
+  return static_cast<size_t>((uint64_t{hash} * 0x9E3779B97F4A7C15ull) >> shift);
+}
+}  // namespace
+
 const Index::Service* Index::findService(const Name& name) const {
-  auto it = byName_.find(name);
-  return it == byName_.end() ? nullptr : &services_[it->second];
+  if (byName_.empty()) return nullptr;
+  const auto h = static_cast<uint32_t>(name.hash());
+  const size_t mask = byName_.size() - 1;
+  for (size_t i = slotOf(h, byNameShift_);; i = (i + 1) & mask) {
+    const NameSlot& slot = byName_[i];
+    if (slot.index == 0) return nullptr;
+    if (slot.hash == h) {
+      const Service& s = services_[slot.index - 1];
+      if (s.hasName(name)) return &s;
+    }
+  }
+}
+
+void Index::insertName(uint32_t hash, uint32_t serviceIndex) {
+  const size_t mask = byName_.size() - 1;  // never full: at least twice as many slots as services
+  size_t i = slotOf(hash, byNameShift_);
+  while (byName_[i].index != 0) i = (i + 1) & mask;
+  byName_[i] = {hash, serviceIndex + 1};
+}
+
+bool Index::Service::hasName(const Name& n) const {
+  auto w = n.wire();
+  if (w.size() != nameWire.size()) return false;
+  // Fast path: most queries are already lowercase.
+  if (std::memcmp(w.data(), nameWire.data(), w.size()) == 0) return true;
+  // The stored form is lowercase. Length octets (1..63) are never ASCII letters, so lowercasing every octet of
+  // the query's wire form is exact.
+  for (size_t i = 0; i < w.size(); ++i) {
+    uint8_t c = w[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + ('a' - 'A'));
+    if (c != static_cast<uint8_t>(nameWire[i])) return false;
+  }
+  return true;
+}
+
+Name Index::Service::fromStoredWire(const std::string& wire) {
+  // Stored only from valid Names by buildIndex(), so this cannot fail.
+  return Name::fromWire({reinterpret_cast<const uint8_t*>(wire.data()), wire.size()}).value();
 }
 
 bool Index::namespaceExists(std::string_view lowercaseNs) const {
-  return namespaces_.contains(std::string(lowercaseNs));
+  return namespaces_.contains(lowercaseNs);
 }
 
 std::span<const Index::PtrEntry> Index::findPtr(const IpAddress& ip) const {

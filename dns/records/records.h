@@ -137,14 +137,28 @@ class Index {
   enum class Kind : uint8_t { ClusterIP, Headless, ExternalName };
   struct Service {
     Kind kind = Kind::ClusterIP;
-    Name name;  // <svc>.<ns>.svc.<zone>, canonical
+    /// <svc>.<ns>.svc.<zone>, canonical, as uncompressed wire octets. Names are stored this compactly (~40
+    /// octets) rather than as a Name (256 octets inline): with thousands of Services that is most of the
+    /// index's memory, and the nodenet-dns budget is 15 MiB for 2,000 Services.
+    std::string nameWire;
+    /// ExternalName only: the target, canonical, as wire octets.
+    std::string externalNameWire;
     std::vector<IpAddress> clusterIPs;
-    Name externalName;                          // ExternalName only
     std::vector<Port> ports;                    // the Service's own ports (ClusterIP answers)
     std::vector<std::vector<Port>> portGroups;  // distinct port lists of its slices
     std::vector<Endpoint> endpoints;            // ready (or all with publishNotReadyAddresses), sorted by label
     /// Every distinct endpoint address, sorted: the headless answer for the bare service name.
     std::vector<IpAddress> endpointAddrs;
+
+    /// The service's name as a Name.
+    Name name() const { return fromStoredWire(nameWire); }
+    /// ExternalName only: the CNAME target.
+    Name externalName() const { return fromStoredWire(externalNameWire); }
+    /// True when `n` (any case) is this service's name.
+    bool hasName(const Name& n) const;
+
+   private:
+    static Name fromStoredWire(const std::string& wire);
   };
   /// What a reverse name points at: a service (endpoint < 0: its ClusterIP) or one of its endpoints.
   struct PtrRef {
@@ -175,14 +189,28 @@ class Index {
 
  private:
   friend Result<IndexPtr> buildIndex(const Snapshot&, const Config&);
+  void insertName(uint32_t hash, uint32_t serviceIndex);
   Name zone_;
   size_t zoneLabels_ = 0;
   uint32_t ttl_ = kDefaultTtl;
   uint32_t serial_ = 0;
   std::vector<IpAddress> nameservers_;
   std::vector<Service> services_;
-  std::unordered_map<Name, uint32_t> byName_;
-  std::unordered_set<std::string> namespaces_;
+  /// Open-addressing table (linear probing) of services by name hash; a power of two at least twice the number
+  /// of services. A flat array of 8-byte slots instead of a node map keyed by 256-byte Names: a lookup reads
+  /// one or two cache lines of slots and touches a Service only when the 32-bit hash matches.
+  struct NameSlot {
+    uint32_t hash = 0;   // 32 bits of Name::hash(), compared before the Service is touched
+    uint32_t index = 0;  // service index + 1; 0 = empty
+  };
+  std::vector<NameSlot> byName_;
+  unsigned byNameShift_ = 64;  // 64 - log2(byName_.size()): Fibonacci hashing picks the top bits
+  /// Transparent hashing: namespaceExists() looks up a string_view without building a std::string.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+  };
+  std::unordered_set<std::string, StringHash, std::equal_to<>> namespaces_;
   /// Sorted by address; PTR lookups binary-search it.
   std::vector<PtrEntry> ptr_;
   /// The zone's SOA (negative answers, SOA queries) and ns.dns.<zone>, built once.

@@ -210,11 +210,11 @@ class Resolver {
 
   Name endpointName(const Index::Service& s, const Index::Endpoint& e) const {
     // buildIndex() checked that the label fits in front of the service name.
-    return detail::prependLabel(e.label, s.name).value();
+    return detail::prependLabel(e.label, s.name()).value();
   }
   Name ptrTarget(const Index::PtrRef& ref) const {
     const Index::Service& s = ix_.services_[ref.service];
-    return ref.endpoint < 0 ? s.name : endpointName(s, s.endpoints[static_cast<size_t>(ref.endpoint)]);
+    return ref.endpoint < 0 ? s.name() : endpointName(s, s.endpoints[static_cast<size_t>(ref.endpoint)]);
   }
 
   // parse.go's parseRequest, plus the reverse, apex, dns-version and ns.dns names.
@@ -331,7 +331,11 @@ class Resolver {
       }
       return true;
     }
-    std::vector<Host> hosts;
+    // Reused per thread: the SRV and endpoint paths would otherwise allocate on every query. Only this
+    // top-level call uses it (chase() keeps its own vectors), so nesting cannot clobber it.
+    static thread_local std::vector<Host> hostsBuf;
+    std::vector<Host>& hosts = hostsBuf;
+    hosts.clear();
     collect(r, hosts);
     if (hosts.empty()) return false;
     switch (qtype) {
@@ -341,7 +345,7 @@ class Resolver {
         break;
       case RRType::CNAME:
         for (const auto& h : hosts)
-          if (h.isName) add(makeNameRecord(qname, RRType::CNAME, ix_.ttl_, h.svc->externalName));
+          if (h.isName) add(makeNameRecord(qname, RRType::CNAME, ix_.ttl_, h.svc->externalName()));
         break;
       case RRType::SRV:
         answerSrv(qname, hosts);
@@ -358,7 +362,7 @@ class Resolver {
     std::vector<IpAddress> ips;
     for (const auto& h : hosts) {
       if (h.isName) {
-        const Name& target = h.svc->externalName;
+        const Name target = h.svc->externalName();
         if (!target.isSubdomainOf(ix_.zone_)) {
           add(makeNameRecord(owner, RRType::CNAME, ix_.ttl_, target));
           continue;
@@ -392,7 +396,7 @@ class Resolver {
     std::vector<IpAddress> ips;
     for (const auto& h : hosts) {
       if (h.isName) {
-        const Name& next = h.svc->externalName;
+        const Name next = h.svc->externalName();
         if (!next.isSubdomainOf(ix_.zone_)) {
           out.push_back(makeNameRecord(target, RRType::CNAME, ix_.ttl_, next));
           continue;
@@ -431,7 +435,7 @@ class Resolver {
       const Host& h = hosts[i];
       if (h.port < 0) continue;  // the sentinel of a port-less service or slice: no SRV (CoreDNS port -1)
       if (i > 0 && label(hosts[i - 1]) == label(h) && hosts[i - 1].port == h.port && !h.isName) continue;
-      const Name target = h.isName ? h.svc->externalName : (h.ep ? endpointName(*h.svc, *h.ep) : h.svc->name);
+      const Name target = h.isName ? h.svc->externalName() : (h.ep ? endpointName(*h.svc, *h.ep) : h.svc->name());
       add(makeSrv(owner, ix_.ttl_, 0, weight, static_cast<uint16_t>(h.port), target));
     }
     // Additional: addresses of the targets that have an SRV record (RFC 2782 "additional data").
@@ -442,7 +446,7 @@ class Resolver {
       for (size_t j = i; j-- > 0 && label(hosts[j]) == label(h);)
         if (hosts[j].ip == h.ip && hosts[j].port >= 0) seen = true;
       if (seen) continue;
-      const Name target = h.ep ? endpointName(*h.svc, *h.ep) : h.svc->name;
+      const Name target = h.ep ? endpointName(*h.svc, *h.ep) : h.svc->name();
       if (c_.add(Section::Additional, address(target, h.ip)) == AddResult::NoRoom) break;
     }
   }

@@ -1,5 +1,7 @@
 #include "dns/server/index_updater.h"
 
+#include <malloc.h>
+
 #include <ctime>
 
 #include "base/log.h"
@@ -78,10 +80,15 @@ Status IndexUpdater::buildAndPublish(Clock::time_point firstChange) {
     ++stats_.failures;
     return std::move(ix).error().context("building the DNS index");
   }
-  const records::BuildStats& bs = (*ix)->stats();
+  const records::BuildStats bs = (*ix)->stats();  // a copy: our reference to the index goes below
   for (const std::string& m : bs.skipMessages) NN_VLOG(2) << "DNS index: skipped " << m;
   holder_.publish(*ix);
   auto served = Clock::now();
+  ix = Error("released");  // drop our reference: the holder and the query threads own the index now
+  // Hand the pages freed by the previous index (and by a source's parsing) back to the kernel: glibc keeps
+  // freed heap memory mapped, so every rebuild would otherwise leave its peak in the RSS. A few hundred
+  // microseconds, off the query path.
+  ::malloc_trim(0);
   std::lock_guard lock(mu_);
   ++stats_.builds;
   stats_.lastBuild = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0);

@@ -31,15 +31,18 @@ using asio::ip::udp;
 
 namespace {
 
-// Receive slot per datagram. Queries are small (a name and an OPT); anything larger than this is not a query
-// we could answer (MSG_TRUNC) and is dropped.
-constexpr size_t kRxSlot = 4096;
+// Receive slot per datagram. Queries are small (a name and an OPT, EDNS padding to 468 octets at most); larger
+// datagrams (MSG_TRUNC) are not queries we could answer and are dropped.
+constexpr size_t kRxSlot = 2048;
 // Ancillary data room per datagram: one in6_pktinfo (the larger of the two pktinfo kinds) with its header.
 constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(in6_pktinfo));
 // TCP: bytes read per read_some() call, and the output a connection may queue before it stops reading (a
 // client that pipelines without reading its answers is paused rather than buffered without bound).
 constexpr size_t kTcpReadChunk = 16384;
 constexpr size_t kTcpMaxQueuedOutput = 1u << 20;
+// UDP socket buffer sizes asked for (the kernel doubles them for bookkeeping).
+constexpr int kUdpRcvBuf = 4 << 20;
+constexpr int kUdpSndBuf = 1 << 20;
 // Rounds of recvmmsg per wake-up before going back to the event loop, so TCP work on the same worker is not
 // starved by a UDP flood.
 constexpr int kUdpRoundsPerWake = 8;
@@ -87,6 +90,17 @@ Result<int> openSocket(const SocketAddress& a, bool isTcp) {
   if (isTcp && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return fail("SO_REUSEADDR on");
   if (family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
     return fail("IPV6_V6ONLY on");
+  if (!isTcp) {
+    // Room for bursts: with the default ~208 KiB a single-threaded server that is descheduled for a few
+    // milliseconds under load drops queries in the kernel (RcvbufErrors). SO_RCVBUFFORCE goes past
+    // net.core.rmem_max when we have CAP_NET_ADMIN; otherwise take what SO_RCVBUF allows. Kernel memory, only
+    // used while datagrams wait; not part of our RSS.
+    int rcv = kUdpRcvBuf, snd = kUdpSndBuf;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) != 0)
+      (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof snd) != 0)
+      (void)::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
+  }
   if (!isTcp && a.ip.isUnspecified()) {
     int rc = family == AF_INET ? ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)
                                : ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
