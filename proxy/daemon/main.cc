@@ -209,8 +209,7 @@ int run(const Options& o, const std::string& configText) {
   if (auto ct = conntrack::Conntrack::create(); ct.ok()) {
     cleaner = std::make_unique<NetlinkConntrackCleaner>(std::move(*ct));
   } else {
-    NN_LOG(Warning) << "conntrack netlink socket: " << ct.error().message()
-                    << "; stale UDP flows will not be deleted";
+    NN_LOG(Warning) << "conntrack netlink socket: " << ct.error().message() << "; stale UDP flows will not be deleted";
   }
 
   auto http = metrics::HttpServer::create("http");
@@ -229,7 +228,8 @@ int run(const Options& o, const std::string& configText) {
       NN_LOG(Error) << "--healthz-bind-address " << o.healthzBindAddress->toString() << ": " << s.error().message();
       return 1;
     }
-    NN_LOG(Info) << "serving /healthz and /livez on " << metrics::hostPort(o.healthzBindAddress->ip, proxierHealth.port());
+    NN_LOG(Info) << "serving /healthz and /livez on "
+                 << metrics::hostPort(o.healthzBindAddress->ip, proxierHealth.port());
   }
   std::unique_ptr<metrics::MetricsServer> metricsServer;
   if (o.metricsBindAddress) {
@@ -299,8 +299,8 @@ int run(const Options& o, const std::string& configText) {
 
   std::vector<std::string> cidrs;
   for (const auto& c : o.clusterCIDRs) cidrs.push_back(c.toString());
-  NN_LOG(Info) << "programming " << join(familyNames, " and ") << "; cluster CIDRs ["
-               << join(cidrs, ",") << "], nodeport addresses ["
+  NN_LOG(Info) << "programming " << join(familyNames, " and ") << "; cluster CIDRs [" << join(cidrs, ",")
+               << "], nodeport addresses ["
                << (o.nodePortAddresses.all() ? std::string("all local") : join(o.nodePortAddressText, ","))
                << "], masqueradeAll=" << (o.masqueradeAll ? "true" : "false") << ", syncPeriod "
                << pcfg.syncPeriod.count() << " ms, minSyncPeriod " << pcfg.minSyncPeriod.count() << " ms";

@@ -69,8 +69,8 @@ Result<std::chrono::nanoseconds> parseGoDuration(std::string_view text) {
   if (s.empty()) return Error(bad);
   // Units as Go's time.ParseDuration knows them (µs in both Unicode spellings), in nanoseconds.
   static const std::vector<std::pair<std::string_view, double>> kUnits = {
-      {"ns", 1},       {"us", 1e3},    {"\xC2\xB5s", 1e3}, {"\xCE\xBCs", 1e3},
-      {"ms", 1e6},     {"s", 1e9},     {"m", 60e9},        {"h", 3600e9}};
+      {"ns", 1},   {"us", 1e3}, {"\xC2\xB5s", 1e3}, {"\xCE\xBCs", 1e3},
+      {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
   double total = 0;
   while (!s.empty()) {
     size_t i = 0;
@@ -104,12 +104,23 @@ namespace {
 
 // KubeProxyConfiguration v1alpha1 fields nodenet accepts and ignores (their whole subtree). Present in kubeadm's
 // generated config, so a migrated ConfigMap loads; listed once in a notice.
-const std::set<std::string, std::less<>> kIgnoredTopLevel = {
-    "bindAddress", "bindAddressHardFail", "configSyncPeriod", "conntrack",  "detectLocal",
-    "enableProfiling", "featureGates", "iptables", "ipvs", "oomScoreAdj", "portRange",
-    "showHiddenMetricsForVersion", "winkernel", "linux", "windows"};
+const std::set<std::string, std::less<>> kIgnoredTopLevel = {"bindAddress",
+                                                             "bindAddressHardFail",
+                                                             "configSyncPeriod",
+                                                             "conntrack",
+                                                             "detectLocal",
+                                                             "enableProfiling",
+                                                             "featureGates",
+                                                             "iptables",
+                                                             "ipvs",
+                                                             "oomScoreAdj",
+                                                             "portRange",
+                                                             "showHiddenMetricsForVersion",
+                                                             "winkernel",
+                                                             "linux",
+                                                             "windows"};
 const std::set<std::string, std::less<>> kIgnoredClientConnection = {"acceptContentTypes", "contentType", "qps",
-                                                                      "burst"};
+                                                                     "burst"};
 const std::set<std::string, std::less<>> kIgnoredLogging = {"flushFrequency", "options", "vmodule"};
 
 std::string jsonTypeName(const json& j) {
@@ -202,9 +213,18 @@ Result<ConfigFile> parseConfigFile(std::string_view text, const std::string& nam
     return r.fieldError("apiVersion", strCat(quote(*apiVersion), " is not supported (expected ", kApiVersion, ")"));
 
   ConfigFile out;
-  static const std::set<std::string, std::less<>> kKnownTopLevel = {
-      "apiVersion", "kind", "clientConnection", "hostnameOverride", "clusterCIDR", "nodePortAddresses",
-      "healthzBindAddress", "metricsBindAddress", "mode", "nftables", "detectLocalMode", "logging"};
+  static const std::set<std::string, std::less<>> kKnownTopLevel = {"apiVersion",
+                                                                    "kind",
+                                                                    "clientConnection",
+                                                                    "hostnameOverride",
+                                                                    "clusterCIDR",
+                                                                    "nodePortAddresses",
+                                                                    "healthzBindAddress",
+                                                                    "metricsBindAddress",
+                                                                    "mode",
+                                                                    "nftables",
+                                                                    "detectLocalMode",
+                                                                    "logging"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (kKnownTopLevel.count(it.key())) continue;
     if (kIgnoredTopLevel.count(it.key()))
@@ -230,15 +250,16 @@ Result<ConfigFile> parseConfigFile(std::string_view text, const std::string& nam
   std::optional<std::string> mode;
   NN_TRY(r.string(root, "mode", "mode", mode));
   if (mode && !mode->empty() && *mode != "nftables")
-    return r.fieldError("mode", strCat(quote(*mode), " is not supported: nodenet-proxy implements the \"nftables\" "
+    return r.fieldError("mode", strCat(quote(*mode),
+                                       " is not supported: nodenet-proxy implements the \"nftables\" "
                                        "mode only (leave mode empty or set it to \"nftables\")"));
 
   std::optional<std::string> detectLocalMode;
   NN_TRY(r.string(root, "detectLocalMode", "detectLocalMode", detectLocalMode));
   if (detectLocalMode && !detectLocalMode->empty() && *detectLocalMode != "ClusterCIDR")
-    return r.fieldError("detectLocalMode",
-                        strCat(quote(*detectLocalMode),
-                               " is not supported: nodenet-proxy detects local traffic by ClusterCIDR only"));
+    return r.fieldError(
+        "detectLocalMode",
+        strCat(quote(*detectLocalMode), " is not supported: nodenet-proxy detects local traffic by ClusterCIDR only"));
 
   NN_ASSIGN_OR_RETURN(const json* nft, r.mapping(root, "nftables", "nftables"));
   static const std::set<std::string, std::less<>> kKnownNft = {"masqueradeAll", "masqueradeBit", "syncPeriod",
@@ -276,8 +297,7 @@ struct FlagSpec {
 const std::vector<FlagSpec>& flagSpecs() {
   static const std::vector<FlagSpec> kFlags = {
       {"kubeconfig", FlagKind::String, "Path to a kubeconfig file with the API server and credentials."},
-      {"master", FlagKind::String,
-       "The address of the Kubernetes API server (overrides any value in the kubeconfig)."},
+      {"master", FlagKind::String, "The address of the Kubernetes API server (overrides any value in the kubeconfig)."},
       {"manifests", FlagKind::String,
        "A directory of Service/EndpointSlice/Node manifests (YAML or JSON, watched with inotify) to use instead "
        "of an API server."},
@@ -313,7 +333,7 @@ const FlagSpec* findFlag(std::string_view name) {
 
 struct ParsedFlags {
   std::map<std::string, std::string, std::less<>> values;  // last value of each String/Int/Bool flag
-  std::vector<std::string> nodePortAddresses;               // StringSlice: each use appends, like pflag
+  std::vector<std::string> nodePortAddresses;              // StringSlice: each use appends, like pflag
   bool help = false;
   bool has(std::string_view name) const { return values.count(name) || (name == "nodeport-addresses" && sliceSet); }
   const std::string* get(std::string_view name) const {
@@ -408,7 +428,7 @@ Result<std::vector<Cidr>> parseClusterCIDRs(std::string_view text, const std::st
 }
 
 Result<rules::NodePortAddresses> validateNodePortAddresses(const std::vector<std::string>& values,
-                                                          const std::string& origin) {
+                                                           const std::string& origin) {
   std::vector<std::string> nonEmpty;
   for (const auto& v : values)
     if (!trim(v).empty()) nonEmpty.emplace_back(trim(v));
@@ -450,8 +470,8 @@ Result<Options> loadOptions(const std::vector<std::string>& args, const ReadFile
     for (const auto& f : cf.unknownFields)
       o.warnings.push_back(strCat(cfName, ": unknown field ", quote(f), " ignored (lenient decoding, as kube-proxy)"));
     if (!cf.ignoredFields.empty())
-      o.notices.push_back(strCat(cfName, ": fields nodenet-proxy does not implement are ignored: ",
-                                 join(cf.ignoredFields, ", ")));
+      o.notices.push_back(
+          strCat(cfName, ": fields nodenet-proxy does not implement are ignored: ", join(cf.ignoredFields, ", ")));
   }
 
   // Precedence: an explicit flag, else the config file's field, else the default (nullopt).
@@ -543,10 +563,8 @@ Result<Options> loadOptions(const std::vector<std::string>& args, const ReadFile
     out = *b;
     return okStatus();
   };
-  NN_TRY(bind("healthz-bind-address", cf.healthzBindAddress, "healthzBindAddress", kHealthzPort,
-              o.healthzBindAddress));
-  NN_TRY(bind("metrics-bind-address", cf.metricsBindAddress, "metricsBindAddress", kMetricsPort,
-              o.metricsBindAddress));
+  NN_TRY(bind("healthz-bind-address", cf.healthzBindAddress, "healthzBindAddress", kHealthzPort, o.healthzBindAddress));
+  NN_TRY(bind("metrics-bind-address", cf.metricsBindAddress, "metricsBindAddress", kMetricsPort, o.metricsBindAddress));
 
   if (const std::string* v = flags.get("v")) {
     o.verbosity = std::stoi(*v);  // validated by parseFlags

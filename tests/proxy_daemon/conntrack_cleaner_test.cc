@@ -7,8 +7,10 @@ namespace nodenet::proxy::daemon {
 namespace {
 
 TEST(NetlinkConntrackCleaner, ClusterIpEndpointFilter) {
-  sync::UdpFlowFilter f{.origDst = *IpAddress::parse("10.96.0.10"), .origDstPort = 53,
-                        .replySrc = *IpAddress::parse("10.85.0.5"), .family = IpFamily::V4};
+  sync::UdpFlowFilter f{.origDst = *IpAddress::parse("10.96.0.10"),
+                        .origDstPort = 53,
+                        .replySrc = *IpAddress::parse("10.85.0.5"),
+                        .family = IpFamily::V4};
   conntrack::FlowFilter c = NetlinkConntrackCleaner::toFlowFilter(f);
   EXPECT_EQ(c.family, IpFamily::V4);
   EXPECT_EQ(c.l4proto, L4Proto::UDP);

@@ -6,18 +6,17 @@
 //
 // IP plan: node namespace with lo only; ClusterIPs 10.96.0.x; pods 10.85.0.x (no pods: rules only).
 #include <fcntl.h>
-#include <signal.h>
-#include <sched.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -138,9 +137,13 @@ class DaemonLifecycleTest : public ::testing::Test {
     return false;
   }
   std::vector<std::string> daemonArgs(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {binary_, "--manifests=" + dir_ + "/manifests", "--hostname-override=demo-node",
-                                     "--cluster-cidr=10.85.0.0/16", "--healthz-bind-address=127.0.0.1:0",
-                                     "--metrics-bind-address=127.0.0.1:0", "--v=2"};
+    std::vector<std::string> argv = {binary_,
+                                     "--manifests=" + dir_ + "/manifests",
+                                     "--hostname-override=demo-node",
+                                     "--cluster-cidr=10.85.0.0/16",
+                                     "--healthz-bind-address=127.0.0.1:0",
+                                     "--metrics-bind-address=127.0.0.1:0",
+                                     "--v=2"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }
@@ -156,8 +159,7 @@ TEST_F(DaemonLifecycleTest, ProgramsFollowsLeavesRulesOnSigtermAndCleansOnlyItsT
   nsRun({"nft", "add", "table", "inet", "nodenet-cni"});
   auto d = Daemon::start(ns_.path(), daemonArgs({}), dir_ + "/proxy.log");
   ASSERT_TRUE(d);
-  ASSERT_TRUE(waitForNft("list map ip nodenet service-ips", "10.96.0.10 . tcp . 80"))
-      << readAll(dir_ + "/proxy.log");
+  ASSERT_TRUE(waitForNft("list map ip nodenet service-ips", "10.96.0.10 . tcp . 80")) << readAll(dir_ + "/proxy.log");
 
   // A new manifest file becomes rules (the source's inotify -> cache -> proxier).
   {
@@ -219,8 +221,7 @@ TEST_F(DaemonLifecycleTest, BadConfigExitsOneBeforeTouchingNftables) {
 }
 
 TEST_F(DaemonLifecycleTest, BusyHealthzPortExitsOne) {
-  auto first = Daemon::start(ns_.path(), daemonArgs({"--healthz-bind-address=127.0.0.1:10256"}),
-                             dir_ + "/first.log");
+  auto first = Daemon::start(ns_.path(), daemonArgs({"--healthz-bind-address=127.0.0.1:10256"}), dir_ + "/first.log");
   ASSERT_TRUE(first);
   ASSERT_TRUE(waitForNft("list tables", "table ip nodenet"));
   auto second = nsRun({binary_, "--manifests=" + dir_ + "/manifests", "--healthz-bind-address=127.0.0.1:10256",

@@ -63,7 +63,8 @@ TEST(K8sManifests, ProxyObjectsAndRbac) {
   ASSERT_TRUE(role);
   auto g = grants(*role);
   EXPECT_TRUE(g["/services"].count("list") && g["/services"].count("watch"));
-  EXPECT_TRUE(g["discovery.k8s.io/endpointslices"].count("list") && g["discovery.k8s.io/endpointslices"].count("watch"));
+  EXPECT_TRUE(g["discovery.k8s.io/endpointslices"].count("list") &&
+              g["discovery.k8s.io/endpointslices"].count("watch"));
   for (const char* v : {"get", "list", "watch"}) EXPECT_TRUE(g["/nodes"].count(v)) << v;
   EXPECT_TRUE(g["/events"].count("create"));
   EXPECT_TRUE(g["events.k8s.io/events"].count("create"));

@@ -17,11 +17,14 @@ using namespace std::chrono_literals;
 class OptionsTest : public ::testing::Test {
  protected:
   Result<Options> load(std::vector<std::string> args, std::string hostname = "Node-1") {
-    return loadOptions(args, [this](const std::string& path) -> Result<std::string> {
-      auto it = files_.find(path);
-      if (it == files_.end()) return Error::fromErrno(ENOENT, "open " + path);
-      return it->second;
-    }, hostname);
+    return loadOptions(
+        args,
+        [this](const std::string& path) -> Result<std::string> {
+          auto it = files_.find(path);
+          if (it == files_.end()) return Error::fromErrno(ENOENT, "open " + path);
+          return it->second;
+        },
+        hostname);
   }
   std::string error(std::vector<std::string> args) {
     auto r = load(std::move(args));
@@ -94,10 +97,9 @@ TEST_F(OptionsTest, Help) {
   EXPECT_TRUE(o->help);
   EXPECT_TRUE(load({"--help", "--cluster-cidr=garbage"})->help);  // help wins over validation
   std::string u = usage();
-  for (const char* flag : {"--kubeconfig", "--master", "--hostname-override", "--cluster-cidr",
-                           "--nodeport-addresses", "--masquerade-all", "--healthz-bind-address",
-                           "--metrics-bind-address", "--config", "--v int", "--logging-format", "--manifests",
-                           "--cleanup"})
+  for (const char* flag : {"--kubeconfig", "--master", "--hostname-override", "--cluster-cidr", "--nodeport-addresses",
+                           "--masquerade-all", "--healthz-bind-address", "--metrics-bind-address", "--config",
+                           "--v int", "--logging-format", "--manifests", "--cleanup"})
     EXPECT_THAT(u, HasSubstr(flag));
 }
 
@@ -192,9 +194,8 @@ TEST_F(OptionsTest, FlagsOverrideConfigFile) {
   files_["/c.yaml"] = std::string(kHeader) +
                       "clusterCIDR: 10.244.0.0/16\nhostnameOverride: a\nnftables: {masqueradeAll: true}\n"
                       "nodePortAddresses: [10.0.0.0/8]\nhealthzBindAddress: 0.0.0.0:1\nlogging: {verbosity: 7}\n";
-  auto o = load({"--config=/c.yaml", "--cluster-cidr=10.1.0.0/16", "--hostname-override=b",
-                 "--masquerade-all=false", "--nodeport-addresses=192.168.0.0/24", "--healthz-bind-address=",
-                 "--v=1"});
+  auto o = load({"--config=/c.yaml", "--cluster-cidr=10.1.0.0/16", "--hostname-override=b", "--masquerade-all=false",
+                 "--nodeport-addresses=192.168.0.0/24", "--healthz-bind-address=", "--v=1"});
   ASSERT_TRUE(o.ok()) << o.error().message();
   EXPECT_EQ(o->clusterCIDRs[0].toString(), "10.1.0.0/16");
   EXPECT_EQ(o->nodeName, "b");
@@ -202,7 +203,8 @@ TEST_F(OptionsTest, FlagsOverrideConfigFile) {
   EXPECT_EQ(o->nodePortAddresses.cidrs[0].toString(), "192.168.0.0/24");
   EXPECT_FALSE(o->healthzBindAddress);
   EXPECT_EQ(o->verbosity, 1);
-  EXPECT_THAT(o->notices, ::testing::Contains("--cluster-cidr=10.1.0.0/16 overrides /c.yaml: clusterCIDR=10.244.0.0/16"));
+  EXPECT_THAT(o->notices,
+              ::testing::Contains("--cluster-cidr=10.1.0.0/16 overrides /c.yaml: clusterCIDR=10.244.0.0/16"));
 }
 
 TEST_F(OptionsTest, ConfigEmptyBindAddressMeansDefault) {
@@ -268,10 +270,10 @@ TEST_F(OptionsTest, ConfigFileErrors) {
   EXPECT_EQ(cfgError("clusterCIDR: 10.0.0.0\n"), "/c.yaml: clusterCIDR: \"10.0.0.0\" is not a CIDR");
   EXPECT_EQ(cfgError("healthzBindAddress: 0.0.0.0:99999\n"),
             "/c.yaml: healthzBindAddress: port \"99999\" is not a number 0-65535");
-  EXPECT_EQ(cfgError("logging:\n  format: xml\n"), "/c.yaml: logging.format: \"xml\" is not a log format (text or json)");
+  EXPECT_EQ(cfgError("logging:\n  format: xml\n"),
+            "/c.yaml: logging.format: \"xml\" is not a log format (text or json)");
   EXPECT_EQ(cfgError("logging:\n  verbosity: -2\n"), "/c.yaml: logging.verbosity: -2 is not in the range 0-100");
-  EXPECT_THAT(cfgError("---\n" + std::string(kHeader) + "---\n" + kHeader, false),
-              HasSubstr("2 YAML documents"));
+  EXPECT_THAT(cfgError("---\n" + std::string(kHeader) + "---\n" + kHeader, false), HasSubstr("2 YAML documents"));
 }
 
 TEST(GoDuration, Forms) {
