@@ -1,4 +1,4 @@
-// Differential test: nodenet-dns against NSD (a reference authoritative server), both serving the same cluster
+// Differential test: nodenet-dns against NSD and Knot DNS (reference authoritative servers), all serving the same cluster
 // plan (bench/common/cluster_plan: makeSmallPlan, 16 Services of every kind). nodenet-dns reads the plan's
 // manifests; NSD reads the zone files the plan generator derives from the Kubernetes DNS spec on its own (not from
 // dns/records). Every name/type of the plan, negative cases and mixed-case names are asked of both with
@@ -8,6 +8,7 @@
 // IP plan (one namespace nnt-dnsd-<pid>-<rand>, loopback only):
 //   127.0.0.1:5300  NSD  (cluster.local, 10.in-addr.arpa, d.f.ip6.arpa)
 //   127.0.0.1:5301  nodenet-dns --zone cluster.local --ttl 5 --manifests <dir> --upstream 127.0.0.1:5300
+//   127.0.0.1:5302  knotd (the same zone files; skipped with a note when Knot is not installed)
 // Cluster IPs 10.96.0.x / fd00:96::x, endpoints 10.244.x.y / fd00:244::x (offset by the seed).
 //
 // Known, justified differences are NOT skipped: KnownDifferences asserts each one exactly as documented, so the
@@ -28,6 +29,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <set>
 
 #include "bench/common/cluster_plan.h"
@@ -40,6 +43,7 @@ namespace {
 
 constexpr int kNsdPort = 5300;
 constexpr int kOurPort = 5301;
+constexpr int kKnotPort = 5302;
 const char* const kAddr = "127.0.0.1";
 
 /// SOA rdata without the serial (field 3): the one SOA field that is allowed to differ.
@@ -69,27 +73,28 @@ std::string show(const std::vector<Rr>& rrs) {
 }
 
 /// "" when the two replies agree on everything compared (see the header comment), else a readable diff.
-std::string compareReplies(const DigQuery& q, const DigReply& ours, const DigReply& ref) {
-  std::string what = q.name + " " + q.type + ": ";
+std::string compareReplies(const DigQuery& q, const DigReply& ours, const DigReply& ref, const std::string& refName) {
+  std::string what = q.name + " " + q.type + " (vs " + refName + "): ";
   if (!ours.ok) return what + "nodenet-dns did not answer";
-  if (!ref.ok) return what + "NSD did not answer";
+  if (!ref.ok) return what + refName + " did not answer";
   std::string diff;
-  if (ours.rcode != ref.rcode) diff += "  rcode: ours " + ours.rcode + ", NSD " + ref.rcode + "\n";
+  const std::string them = "  " + refName + "\n";
+  if (ours.rcode != ref.rcode) diff += "  rcode: ours " + ours.rcode + ", " + refName + " " + ref.rcode + "\n";
   if (ours.flags.count("aa") != ref.flags.count("aa"))
-    diff += std::string("  AA: ours ") + (ours.flags.count("aa") ? "set" : "clear") + ", NSD " +
+    diff += std::string("  AA: ours ") + (ours.flags.count("aa") ? "set" : "clear") + ", " + refName + " " +
             (ref.flags.count("aa") ? "set" : "clear") + "\n";
   if (ours.flags.count("tc") || ref.flags.count("tc")) diff += "  TC set (the small plan must fit in 1232 bytes)\n";
   auto a = normalised(ours.answer), b = normalised(ref.answer);
-  if (a != b) diff += "  answer: ours\n" + show(a) + "  NSD\n" + show(b);
+  if (a != b) diff += "  answer: ours\n" + show(a) + them + show(b);
   if (ref.answer.empty()) {
     // Negative answers (NXDOMAIN and NODATA) carry the zone's SOA in authority (RFC 2308).
     auto sa = normalised(ours.authority, {"SOA"}), sb = normalised(ref.authority, {"SOA"});
-    if (sa != sb) diff += "  authority SOA: ours\n" + show(sa) + "  NSD\n" + show(sb);
+    if (sa != sb) diff += "  authority SOA: ours\n" + show(sa) + them + show(sb);
   }
   // Additional A/AAAA (SRV targets, CNAME chains are in the answer): both servers add the in-zone addresses.
   if (q.type == "SRV") {
     auto xa = normalised(ours.additional, {"A", "AAAA"}), xb = normalised(ref.additional, {"A", "AAAA"});
-    if (xa != xb) diff += "  additional A/AAAA: ours\n" + show(xa) + "  NSD\n" + show(xb);
+    if (xa != xb) diff += "  additional A/AAAA: ours\n" + show(xa) + them + show(xb);
   }
   return diff.empty() ? "" : what + "\n" + diff;
 }
@@ -115,6 +120,15 @@ class DnsDifferential : public ::testing::Test {
     auto nsd = startNsd(ns_, dir_.path(), bench::zoneFiles(plan_), kAddr, kNsdPort);
     NN_ASSERT_OK(nsd);
     nsd_ = std::move(*nsd);
+    // Knot DNS as a second reference: a difference both references agree on is ours, not an NSD quirk.
+    if (findExecutable("knotd", "/usr/sbin:/usr/bin").ok()) {
+      auto knot = startKnot(ns_, dir_.path() + "/knot", bench::zoneFiles(plan_), kAddr, kKnotPort);
+      NN_ASSERT_OK(knot);
+      knot_ = std::move(*knot);
+      refs_.push_back({"Knot", kKnotPort});
+    } else {
+      std::cout << "knotd not installed: comparing with NSD only\n";
+    }
     auto ours = startNodenetDns(ns_,
                                 {"--listen", std::string(kAddr) + ":" + std::to_string(kOurPort), "--zone",
                                  "cluster.local", "--ttl", "5", "--threads", "1", "--manifests",
@@ -129,25 +143,29 @@ class DnsDifferential : public ::testing::Test {
     if (HasFailure() && ours_.pid() > 0) std::cerr << "nodenet-dns log:\n" << ours_.log() << "\n";
     ours_.stop();
     nsd_.stop();
+    knot_.stop();
   }
 
-  /// Asks both servers every query and fails once per differing query.
+  /// Asks nodenet-dns and every reference server every query and fails once per differing (query, reference).
   void expectSameAnswers(const std::vector<DigQuery>& queries, const std::vector<std::string>& options = {}) {
     std::vector<std::string> opts = {"+norec"};
     opts.insert(opts.end(), options.begin(), options.end());
     auto ours = digBatch(ns_, kAddr, kOurPort, queries, opts);
     NN_ASSERT_OK(ours);
-    auto ref = digBatch(ns_, kAddr, kNsdPort, queries, opts);
-    NN_ASSERT_OK(ref);
-    int same = 0;
-    for (size_t i = 0; i < queries.size(); ++i) {
-      std::string d = compareReplies(queries[i], (*ours)[i], (*ref)[i]);
-      if (d.empty())
-        ++same;
-      else
-        ADD_FAILURE() << d;
+    for (const auto& [refName, port] : refs_) {
+      auto ref = digBatch(ns_, kAddr, port, queries, opts);
+      NN_ASSERT_OK(ref);
+      int same = 0;
+      for (size_t i = 0; i < queries.size(); ++i) {
+        std::string d = compareReplies(queries[i], (*ours)[i], (*ref)[i], refName);
+        if (d.empty())
+          ++same;
+        else
+          ADD_FAILURE() << d;
+      }
+      std::cout << same << "/" << queries.size() << " queries answered identically by nodenet-dns and " << refName
+                << "\n";
     }
-    std::cout << same << "/" << queries.size() << " queries answered identically\n";
   }
 
   /// Every (owner, type) of the plan's zones, in zone order, SOA/NS of the apexes included.
@@ -166,12 +184,13 @@ class DnsDifferential : public ::testing::Test {
   TestNetns ns_;
   TempDir dir_;
   bench::ClusterPlan plan_;
-  Daemon nsd_, ours_;
+  Daemon nsd_, knot_, ours_;
+  std::vector<std::pair<std::string, int>> refs_ = {{"NSD", kNsdPort}};
 };
 
-// The zone files themselves: NSD must serve exactly the plan's records (guards the generator and the zone text
-// against a wrong expectation that would make the comparison meaningless).
-TEST_F(DnsDifferential, NsdServesExactlyThePlan) {
+// The zone files themselves: each reference must serve exactly the plan's records (guards the generator and the
+// zone text against a wrong expectation that would make the comparison meaningless).
+TEST_F(DnsDifferential, ReferencesServeExactlyThePlan) {
   auto qs = planQueries();
   std::map<std::pair<std::string, std::string>, std::vector<Rr>> want;
   auto collect = [&](const std::vector<bench::PlanRecord>& rrs) {
@@ -179,21 +198,24 @@ TEST_F(DnsDifferential, NsdServesExactlyThePlan) {
   };
   collect(bench::forwardRecords(plan_));
   collect(bench::reverseRecords(plan_));
-  auto ref = digBatch(ns_, kAddr, kNsdPort, qs, {"+norec"});
-  NN_ASSERT_OK(ref);
-  for (size_t i = 0; i < qs.size(); ++i) {
-    const auto& r = (*ref)[i];
-    ASSERT_TRUE(r.ok) << qs[i].name;
-    EXPECT_EQ(r.rcode, "NOERROR") << qs[i].name << " " << qs[i].type;
-    std::vector<Rr> got;
-    // NSD chases the in-zone CNAME of ext-in: keep only the RRset asked for.
-    for (const auto& rr : r.answer)
-      if (rr.owner == qs[i].name && rr.type == qs[i].type) got.push_back(rr);
-    EXPECT_EQ(normalised(got), normalised(want[{qs[i].name, qs[i].type}])) << qs[i].name << " " << qs[i].type;
+  for (const auto& [refName, port] : refs_) {
+    auto ref = digBatch(ns_, kAddr, port, qs, {"+norec"});
+    NN_ASSERT_OK(ref);
+    for (size_t i = 0; i < qs.size(); ++i) {
+      const auto& r = (*ref)[i];
+      ASSERT_TRUE(r.ok) << refName << " " << qs[i].name;
+      EXPECT_EQ(r.rcode, "NOERROR") << refName << " " << qs[i].name << " " << qs[i].type;
+      std::vector<Rr> got;
+      // The references chase the in-zone CNAME of ext-in: keep only the RRset asked for.
+      for (const auto& rr : r.answer)
+        if (rr.owner == qs[i].name && rr.type == qs[i].type) got.push_back(rr);
+      EXPECT_EQ(normalised(got), normalised(want[{qs[i].name, qs[i].type}]))
+          << refName << " " << qs[i].name << " " << qs[i].type;
+    }
   }
 }
 
-TEST_F(DnsDifferential, EveryPlanRecordMatchesNsd) {
+TEST_F(DnsDifferential, EveryPlanRecordMatchesTheReferences) {
   auto qs = planQueries();
   // ExternalName through A/AAAA: a CNAME out of the zone alone; in the zone chased to the target's addresses.
   qs.push_back({"ext.default.svc.cluster.local.", "A"});
@@ -202,7 +224,7 @@ TEST_F(DnsDifferential, EveryPlanRecordMatchesNsd) {
   expectSameAnswers(qs);
 }
 
-TEST_F(DnsDifferential, NegativeAnswersMatchNsd) {
+TEST_F(DnsDifferential, NegativeAnswersMatchTheReferences) {
   const std::string z = "cluster.local.";
   std::vector<DigQuery> qs = {
       // NXDOMAIN: unknown service, namespace, endpoint, port, protocol; extra labels; outside svc/pod.
@@ -255,7 +277,7 @@ TEST_F(DnsDifferential, ExternalNameAnswersItsCnameForEveryType) {
                      {"ext-in.team-a.svc." + z, "TXT"}});
 }
 
-TEST_F(DnsDifferential, MixedCaseNamesMatchNsdAndEchoTheQuestion) {
+TEST_F(DnsDifferential, MixedCaseNamesMatchTheReferencesAndEchoTheQuestion) {
   std::vector<DigQuery> qs;
   for (const auto& q : planQueries())
     if (q.type != "SOA" && q.type != "NS" && qs.size() < 40) qs.push_back({mixCase(q.name), q.type});
@@ -268,7 +290,7 @@ TEST_F(DnsDifferential, MixedCaseNamesMatchNsdAndEchoTheQuestion) {
   for (size_t i = 0; i < qs.size(); ++i) EXPECT_EQ((*ours)[i].question, qs[i].name) << (*ours)[i].raw;
 }
 
-TEST_F(DnsDifferential, TcpAnswersMatchNsd) {
+TEST_F(DnsDifferential, TcpAnswersMatchTheReferences) {
   auto qs = planQueries();
   if (qs.size() > 30) qs.resize(30);
   qs.push_back({"nosuch.default.svc.cluster.local.", "A"});
@@ -320,6 +342,13 @@ TEST_F(DnsDifferential, KnownDifferences) {
   NN_ASSERT_OK(ours);
   auto ref = digBatch(ns_, kAddr, kNsdPort, qs, {"+norec"});
   NN_ASSERT_OK(ref);
+  // Knot agrees with NSD on every one of them (except 8: Knot adds no NS to positive answers).
+  std::optional<std::vector<DigReply>> knot;
+  if (knot_.pid() > 0) {
+    auto k = digBatch(ns_, kAddr, kKnotPort, qs, {"+norec"});
+    NN_ASSERT_OK(k);
+    knot = *k;
+  }
   auto count = [](const DigReply& r, const std::string& type) {
     return size_t(std::count_if(r.answer.begin(), r.answer.end(),
                                 [&](const Rr& x) { return type == "ANY" || x.type == type; }));
@@ -333,6 +362,10 @@ TEST_F(DnsDifferential, KnownDifferences) {
     EXPECT_EQ(count(o, d.query.type), d.ourAnswers) << d.query.name << " " << d.query.type << "\n" << o.raw;
     EXPECT_EQ(n.rcode, d.nsdRcode) << d.query.name << " " << d.query.type << "\n" << n.raw;
     EXPECT_EQ(count(n, d.query.type), d.nsdAnswers) << d.query.name << " " << d.query.type << "\n" << n.raw;
+    if (knot) {
+      EXPECT_EQ((*knot)[i].rcode, d.nsdRcode) << "Knot " << d.query.name << " " << d.query.type << "\n" << (*knot)[i].raw;
+      EXPECT_EQ(count((*knot)[i], d.query.type), d.nsdAnswers) << "Knot " << d.query.name << "\n" << (*knot)[i].raw;
+    }
     // Both are authoritative for what they answer from the zone.
     EXPECT_TRUE(o.flags.count("aa")) << o.raw;
   }

@@ -277,6 +277,26 @@ DigReply waitFor(const TestNetns& ns, const std::string& server, int port, const
   }
 }
 
+namespace {
+
+Status writeZones(const std::string& dir, const std::vector<bench::ZoneText>& zones) {
+  ::mkdir(dir.c_str(), 0755);
+  ::mkdir((dir + "/zones").c_str(), 0755);
+  for (const auto& z : zones) {
+    std::string err =
+        bench::writeFileAtomically(dir + "/zones/" + z.origin.substr(0, z.origin.size() - 1) + ".zone", z.text);
+    if (!err.empty()) return Error(err);
+  }
+  return okStatus();
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
 std::string writeNsdConf(const std::string& dir, const std::vector<bench::ZoneText>& zones, const std::string& addr,
                          int port) {
   std::string conf = strCat("server:\n  ip-address: ", addr, "@", port,
@@ -295,12 +315,7 @@ std::string writeNsdConf(const std::string& dir, const std::vector<bench::ZoneTe
 
 Result<Daemon> startNsd(const TestNetns& ns, const std::string& dir, const std::vector<bench::ZoneText>& zones,
                         const std::string& addr, int port) {
-  ::mkdir((dir + "/zones").c_str(), 0755);
-  for (const auto& z : zones) {
-    std::string err =
-        bench::writeFileAtomically(dir + "/zones/" + z.origin.substr(0, z.origin.size() - 1) + ".zone", z.text);
-    if (!err.empty()) return Error(err);
-  }
+  if (auto st = writeZones(dir, zones); !st.ok()) return st.error();
   std::string err = bench::writeFileAtomically(dir + "/nsd.conf", writeNsdConf(dir, zones, addr, port));
   if (!err.empty()) return Error(err);
   auto nsd = findExecutable("nsd", "/usr/sbin:/usr/bin:/sbin:/bin");
@@ -312,10 +327,34 @@ Result<Daemon> startNsd(const TestNetns& ns, const std::string& dir, const std::
       std::chrono::milliseconds(10000));
   if (!reply.ok || reply.rcode != "NOERROR") {
     std::string log = d->log();
-    std::ifstream f(dir + "/nsd.log");
-    std::string nsdLog((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    return Error("nsd did not answer within 10 s: " + log + nsdLog);
+    return Error("nsd did not answer within 10 s: " + log + readFile(dir + "/nsd.log"));
   }
+  return d;
+}
+
+
+Result<Daemon> startKnot(const TestNetns& ns, const std::string& dir, const std::vector<bench::ZoneText>& zones,
+                         const std::string& addr, int port) {
+  if (auto st = writeZones(dir, zones); !st.ok()) return st.error();
+  ::mkdir((dir + "/db").c_str(), 0755);
+  std::string conf = strCat("server:\n  rundir: \"", dir, "\"\n  user: root:root\n  listen: ", addr, "@", port,
+                            "\n  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\n"
+                            "log:\n  - target: stderr\n    any: warning\n"
+                            "database:\n  storage: \"",
+                            dir, "/db\"\ntemplate:\n  - id: default\n    storage: \"", dir,
+                            "/zones\"\n    file: \"%s.zone\"\n    zonefile-sync: -1\n    zonefile-load: whole\n"
+                            "    journal-content: none\n    semantic-checks: off\nzone:\n");
+  for (const auto& z : zones) conf += "  - domain: " + z.origin + "\n";
+  std::string err = bench::writeFileAtomically(dir + "/knot.conf", conf);
+  if (!err.empty()) return Error(err);
+  auto knotd = findExecutable("knotd", "/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!knotd.ok()) return knotd.error();
+  auto d = Daemon::start({*knotd, "-c", dir + "/knot.conf"}, ns.name(), dir + "/knotd.out");
+  if (!d.ok()) return d.error();
+  auto reply = waitFor(
+      ns, addr, port, zones.at(0).origin, "SOA", [](const DigReply& r) { return r.ok && r.rcode == "NOERROR"; },
+      std::chrono::milliseconds(10000));
+  if (!reply.ok || reply.rcode != "NOERROR") return Error("knotd did not answer within 10 s: " + d->log());
   return d;
 }
 

@@ -102,6 +102,12 @@ std::string writeNsdConf(const std::string& dir, const std::vector<bench::ZoneTe
 Result<Daemon> startNsd(const TestNetns& ns, const std::string& dir, const std::vector<bench::ZoneText>& zones,
                         const std::string& addr, int port);
 
+/// Writes the zone files and a knot.conf into dir and starts `knotd` (foreground) in netns: one UDP and one TCP
+/// worker, zone files loaded whole, no journal, no zone file sync; waits until it answers the SOA of the first
+/// zone (at most 10 s).
+Result<Daemon> startKnot(const TestNetns& ns, const std::string& dir, const std::vector<bench::ZoneText>& zones,
+                         const std::string& addr, int port);
+
 /// Starts nodenet-dns (from the build tree) in netns with args and waits until it answers `probeName` A
 /// (at most 10 s; any rcode counts as up).
 Result<Daemon> startNodenetDns(const TestNetns& ns, const std::vector<std::string>& args, const std::string& logPath,
