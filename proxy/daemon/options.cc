@@ -507,7 +507,10 @@ Result<Options> loadOptions(const std::vector<std::string>& args, const ReadFile
     o.nodeName = toLower(trim(v->value));
   } else {
     o.nodeName = toLower(trim(hostname));
-    if (o.nodeName.empty()) return Error("the hostname is empty: set --hostname-override to the Node's name");
+    // --cleanup needs no node name (it only deletes our tables).
+    const std::string* cleanup = flags.get("cleanup");
+    if (o.nodeName.empty() && !(cleanup && *cleanup == "true"))
+      return Error("the hostname is empty: set --hostname-override to the Node's name");
   }
 
   if (auto v = pick("cluster-cidr", cf.clusterCIDR, "clusterCIDR")) {

@@ -151,6 +151,7 @@ TEST_F(OptionsTest, EmptyHostnameNeedsOverride) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message(), "the hostname is empty: set --hostname-override to the Node's name");
   EXPECT_EQ(load({"--hostname-override=n"}, "")->nodeName, "n");
+  EXPECT_TRUE(load({"--cleanup"}, "")->cleanup) << "--cleanup needs no node name";
 }
 
 TEST_F(OptionsTest, ConfigFileEveryField) {
