@@ -247,6 +247,13 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
     }
     std::sort(s.endpointAddrs.begin(), s.endpointAddrs.end());
     s.endpointAddrs.erase(std::unique(s.endpointAddrs.begin(), s.endpointAddrs.end()), s.endpointAddrs.end());
+    // The index is immutable from here on: give back what push_back's doubling over-allocated (about a third
+    // of the per-service vectors' memory; the server's RSS budget counts it).
+    eps.shrink_to_fit();
+    s.endpointAddrs.shrink_to_fit();
+    s.ports.shrink_to_fit();
+    s.portGroups.shrink_to_fit();
+    for (auto& g : s.portGroups) g.shrink_to_fit();
   }
 
   // PTR (CoreDNS reverse.go): a ClusterIP answers with its one service name; otherwise every endpoint carrying

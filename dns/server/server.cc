@@ -199,27 +199,29 @@ struct Server::Worker {
   // Batch buffers (UDP), allocated once.
   unsigned batch;
   size_t txSlot;
-  std::vector<uint8_t> rx, tx, rxCtl, txCtl;
+  // Raw arrays, not vectors: value-initialising a vector writes every byte, which would make all of it
+  // resident at startup; these pages become resident only as traffic uses them (scratch: TCP and upstream).
+  std::unique_ptr<uint8_t[]> rx, tx, rxCtl, txCtl, scratch;
   std::vector<mmsghdr> rmsg, smsg;
   std::vector<iovec> riov, siov;
   std::vector<sockaddr_storage> addrs;
   std::vector<Query> queries;
-  // Scratch for TCP answers and upstream cache hits: the largest DNS message plus the TCP length prefix.
-  std::vector<uint8_t> scratch;
+  // scratch: TCP answers and upstream cache hits, the largest DNS message plus the TCP length prefix.
+  static constexpr size_t kScratchSize = kTcpLengthSize + kMaxMessageSize;
 
   Worker(Server& s, unsigned i) : server(s), id(i), batch(s.config_.udpBatch) {
     txSlot = std::max<size_t>(s.config_.maxUdpPayload, kClassicUdpLimit);
-    rx.resize(batch * kRxSlot);
-    tx.resize(batch * txSlot);
-    rxCtl.resize(batch * kCmsgSpace);
-    txCtl.resize(batch * kCmsgSpace);
+    rx.reset(new uint8_t[batch * kRxSlot]);
+    tx.reset(new uint8_t[batch * txSlot]);
+    rxCtl.reset(new uint8_t[batch * kCmsgSpace]);
+    txCtl.reset(new uint8_t[batch * kCmsgSpace]);
+    scratch.reset(new uint8_t[kScratchSize]);
     rmsg.resize(batch);
     smsg.resize(batch);
     riov.resize(batch);
     siov.resize(batch);
     addrs.resize(batch);
     queries.resize(batch);
-    scratch.resize(kTcpLengthSize + kMaxMessageSize);
   }
 
   void refreshIndex() {
@@ -248,13 +250,13 @@ struct Server::Worker {
     int fd = p.sock.native_handle();
     for (int round = 0; round < kUdpRoundsPerWake; ++round) {
       for (unsigned i = 0; i < batch; ++i) {
-        riov[i] = {rx.data() + i * kRxSlot, kRxSlot};
+        riov[i] = {rx.get() + i * kRxSlot, kRxSlot};
         msghdr& h = rmsg[i].msg_hdr;
         h.msg_name = &addrs[i];
         h.msg_namelen = sizeof(sockaddr_storage);
         h.msg_iov = &riov[i];
         h.msg_iovlen = 1;
-        h.msg_control = rxCtl.data() + i * kCmsgSpace;
+        h.msg_control = rxCtl.get() + i * kCmsgSpace;
         h.msg_controllen = kCmsgSpace;
         h.msg_flags = 0;
       }
@@ -269,13 +271,13 @@ struct Server::Worker {
           Counters::inc(counters.dropped);
           continue;
         }
-        std::span<const uint8_t> in(rx.data() + i * kRxSlot, rmsg[i].msg_len);
-        uint8_t* slot = tx.data() + i * txSlot;
+        std::span<const uint8_t> in(rx.get() + i * kRxSlot, rmsg[i].msg_len);
+        uint8_t* slot = tx.get() + i * txSlot;
         Query& q = queries[i];
         size_t size = 0;
         Disposition d = answerWithLimit(in, q, slot, txSlot, /*isUdp=*/true, size);
         if (d == Disposition::Drop) continue;
-        uint8_t* ctl = txCtl.data() + out * kCmsgSpace;
+        uint8_t* ctl = txCtl.get() + out * kCmsgSpace;
         size_t ctlLen = h.msg_controllen ? replyControl(h, ctl) : 0;
         if (d == Disposition::Forward) {
           forwardUdp(p, q, in, h, ctl, ctlLen);
@@ -351,9 +353,9 @@ struct Server::Worker {
       size = composeError(q, Rcode::Refused, buf).size();
       return Disposition::Send;
     }
-    size_t hit = server.upstream_->answerFromCache(q, in, std::span(scratch).subspan(kTcpLengthSize));
+    size_t hit = server.upstream_->answerFromCache(q, in, std::span<uint8_t>(scratch.get() + kTcpLengthSize, kMaxMessageSize));
     if (hit) {
-      const uint8_t* msg = scratch.data() + kTcpLengthSize;
+      const uint8_t* msg = scratch.get() + kTcpLengthSize;
       if (hit <= limit && hit <= outCap)
         std::memcpy(out, msg, hit), size = hit;
       else
@@ -484,11 +486,11 @@ class Server::TcpConnection : public std::enable_shared_from_this<TcpConnection>
       Counters::inc(w_.counters.tcpQueries);
       Query q;
       size_t size = 0;
-      uint8_t* out = w_.scratch.data() + kTcpLengthSize;
+      uint8_t* out = w_.scratch.get() + kTcpLengthSize;
       auto d = w_.answerWithLimit(*msg, q, out, kMaxMessageSize, /*isUdp=*/false, size);
       if (d == Worker::Disposition::Send) {
-        writeTcpLength(w_.scratch.data(), size);
-        out_.insert(out_.end(), w_.scratch.data(), w_.scratch.data() + kTcpLengthSize + size);
+        writeTcpLength(w_.scratch.get(), size);
+        out_.insert(out_.end(), w_.scratch.get(), w_.scratch.get() + kTcpLengthSize + size);
       } else if (d == Worker::Disposition::Forward) {
         forward(q, *msg);
       }

@@ -40,6 +40,9 @@ struct Upstream::Impl {
   };
 
   UpstreamConfig config;
+  std::string serversCsv;
+  // The TCP channel is created on the first TCP client's query (event thread only): most clients never use
+  // TCP, and a c-ares 1.18 channel touches ~70 KiB of query tables at init.
   Channel udp, tcp;
   int wakeFd = -1;
   std::thread thread;
@@ -134,6 +137,18 @@ struct Upstream::Impl {
       batch.swap(queue);
     }
     for (auto& r : batch) {
+      if (r->tcp && tcp.ch == nullptr) {
+        Status st = initChannel(tcp, true, serversCsv);
+        if (!st.ok()) {
+          if (tcp.ch) ares_destroy(tcp.ch);
+          tcp.ch = nullptr;
+          NN_LOG(Error) << "upstream TCP: " << st.error().message();
+          inFlight.fetch_sub(1, std::memory_order_relaxed);
+          failed.fetch_add(1, std::memory_order_relaxed);
+          r->done(Upstream::Outcome::Failed, {});
+          continue;
+        }
+      }
       Channel& c = r->tcp ? tcp : udp;
       Request* raw = r.release();
       forwarded.fetch_add(1, std::memory_order_relaxed);
@@ -159,9 +174,14 @@ struct Upstream::Impl {
           owners.push_back(c);
         }
       // Wake up for the earliest c-ares timeout (at most 1 s, so a lost wake-up cannot stall for long).
-      timeval maxTv{1, 0}, tv{};
+      timeval maxTv{1, 0}, tv{}, tv2{};
       timeval* t = ares_timeout(udp.ch, &maxTv, &tv);
-      t = ares_timeout(tcp.ch, t, &tv);
+      if (tcp.ch) {
+        timeval first = *t;  // separate buffers: ares_timeout must not read and write the same timeval
+        t = ares_timeout(tcp.ch, &first, &tv2);
+        tv = *t;
+        t = &tv;
+      }
       int ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
       int n = ::poll(fds.data(), fds.size(), ms);
       if (n < 0 && errno != EINTR) {
@@ -181,12 +201,12 @@ struct Upstream::Impl {
       }
       // Timeouts and retries.
       ares_process_fd(udp.ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-      ares_process_fd(tcp.ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+      if (tcp.ch) ares_process_fd(tcp.ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
       sendQueued();
     }
     // Cancel what is in flight (callbacks get ARES_ECANCELLED), then what never left the queue.
     ares_cancel(udp.ch);
-    ares_cancel(tcp.ch);
+    if (tcp.ch) ares_cancel(tcp.ch);
     std::deque<std::unique_ptr<Request>> rest;
     {
       std::lock_guard lock(mu);
@@ -215,7 +235,7 @@ Result<std::unique_ptr<Upstream>> Upstream::start(UpstreamConfig config) {
   }
   auto impl = std::make_unique<Impl>(std::move(config));
   NN_TRY(impl->initChannel(impl->udp, false, csv));
-  NN_TRY(impl->initChannel(impl->tcp, true, csv));
+  impl->serversCsv = csv;
   impl->wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl->wakeFd < 0) return Error::fromErrno(errno, "upstream: eventfd");
   Impl* raw = impl.get();
