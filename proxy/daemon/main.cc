@@ -305,9 +305,13 @@ int run(const Options& o, const std::string& configText) {
                << "], masqueradeAll=" << (o.masqueradeAll ? "true" : "false") << ", syncPeriod "
                << pcfg.syncPeriod.count() << " ms, minSyncPeriod " << pcfg.minSyncPeriod.count() << " ms";
 
-  // /healthz answers 503 while the Node is being deleted (kube-proxy's node eligibility).
+  // /healthz answers 503 while the Node is being deleted or the cluster autoscaler has tainted it for deletion
+  // (kube-proxy's node eligibility).
   auto updateEligibility = [&](const kube::Node* n) {
-    proxierHealth.setNodeEligible(n == nullptr || health::nodeEligibleFor(n->meta.deleting, {}));
+    if (n == nullptr) return proxierHealth.setNodeEligible(true);
+    std::vector<std::string> taints;
+    for (const auto& k : n->taintKeys) taints.emplace_back(k.view());
+    proxierHealth.setNodeEligible(health::nodeEligibleFor(n->meta.deleting, taints));
   };
   updateEligibility(node.get());
   kube::ObjectFilter nodeOnly;
