@@ -1,6 +1,9 @@
 #include "proxy/sync/proxier.h"
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <unordered_map>
 
 #include "base/log.h"
@@ -11,6 +14,38 @@
 #include "proxy/sync/table_sync.h"
 
 namespace nodenet::proxy::sync {
+
+namespace {
+
+/// NODENET_SYNC_TRACE=1: per-phase wall time and peak RSS of each sync on stderr (for benchmarks and profiling;
+/// perf is not always at hand).
+class Trace {
+ public:
+  Trace() : on_(std::getenv("NODENET_SYNC_TRACE") != nullptr), last_(std::chrono::steady_clock::now()) {}
+  void mark(const char* phase) {
+    if (!on_) return;
+    auto now = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "sync trace: %-10s %9.3f ms  VmHWM %ld KiB\n", phase,
+                 std::chrono::duration<double, std::milli>(now - last_).count(), hwm());
+    last_ = now;
+  }
+
+ private:
+  static long hwm() {
+    FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long v = -1;
+    while (std::fgets(line, sizeof line, f))
+      if (std::strncmp(line, "VmHWM:", 6) == 0) v = std::strtol(line + 6, nullptr, 10);
+    std::fclose(f);
+    return v;
+  }
+  bool on_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace
 
 class Proxier::Impl {
  public:
@@ -111,8 +146,10 @@ class Proxier::Impl {
   std::optional<SyncReport> sync(bool forceFull, bool ignoreSynced = false) {
     if (!ignoreSynced && !cache_.snapshot()->allSynced()) return std::nullopt;
     const auto t0 = std::chrono::steady_clock::now();
+    Trace trace;
     const Clock::TimePoint now = clock_.now();
     model::Changes ch = tracker_.checkout(cache_);
+    trace.mark("checkout");
     const kube::CacheSnapshot& snap = *ch.snapshot;
     for (auto t : ch.triggerTimes) triggers_.push_back(t);
 
@@ -144,6 +181,7 @@ class Proxier::Impl {
         if (auto it = slices.find(key); it != slices.end()) in.slices = std::move(it->second);
         services.push_back(std::move(in));
       }
+      trace.mark("inputs");
       for (const auto& t : tables_) {
         auto plan = t->planFull(services, node, kernel_);
         if (!plan.ok()) {
@@ -185,6 +223,7 @@ class Proxier::Impl {
       }
     }
 
+    trace.mark("plan");
     std::vector<UdpFlowFilter> conntrack;
     bool pendingDeletes = false;
     for (size_t i = 0; i < plans.size(); ++i) {
@@ -200,8 +239,10 @@ class Proxier::Impl {
           continue;
         }
       }
+      trace.mark("commit");
       for (auto& f : plan.conntrack) conntrack.push_back(std::move(f));
       t.applied(std::move(plan));
+      trace.mark("applied");
       pendingDeletes = pendingDeletes || t.hasPendingDeletes();
     }
     if (report.ok) {

@@ -21,16 +21,31 @@ ElementIndex indexElements(const rules::RuleParts* p) {
   return out;
 }
 
-/// Each chain's rules as nft text (the identity of a chain's content; rules carry no handles here).
-std::unordered_map<std::string_view, std::string> chainTexts(const rules::RuleParts* p, nft::Family family) {
-  std::unordered_map<std::string_view, std::string> out;
-  if (!p) return out;
-  for (const nft::Chain& c : p->chains) out[c.name];
-  for (const nft::Rule& r : p->rules) {
-    std::string& t = out[r.chain];
-    t += nft::ruleBodyToString(r, family);
-    t += '\n';
+/// FNV-1a 64 of each chain's rules as nft text (rules carry no handles here), in the order of p.chains.
+std::vector<uint64_t> chainDigests(const rules::RuleParts& p, nft::Family family) {
+  std::unordered_map<std::string_view, uint64_t> h;
+  h.reserve(p.chains.size());
+  for (const nft::Chain& c : p.chains) h.emplace(c.name, 14695981039346656037ull);
+  for (const nft::Rule& r : p.rules) {
+    uint64_t& x = h[r.chain];
+    for (unsigned char ch : nft::ruleBodyToString(r, family)) {
+      x ^= ch;
+      x *= 1099511628211ull;
+    }
+    x ^= '\n';
+    x *= 1099511628211ull;
   }
+  std::vector<uint64_t> out;
+  out.reserve(p.chains.size());
+  for (const nft::Chain& c : p.chains) out.push_back(h[c.name]);
+  return out;
+}
+
+/// Chain name -> digest of an applied or planned Service.
+std::unordered_map<std::string_view, uint64_t> digestMap(const AppliedService* s) {
+  std::unordered_map<std::string_view, uint64_t> out;
+  if (!s) return out;
+  for (size_t i = 0; i < s->rules.chains.size(); ++i) out.emplace(s->rules.chains[i].name, s->chainDigests[i]);
   return out;
 }
 
@@ -43,10 +58,12 @@ std::unordered_map<std::string_view, const nft::Set*> indexSets(const rules::Rul
 
 std::string serviceKey(const kube::Service& svc) { return strCat(svc.meta.ns.view(), "/", svc.meta.name); }
 
-std::shared_ptr<AppliedService> buildService(const rules::RulesBuilder& builder, const rules::ServiceInput& in) {
+std::shared_ptr<AppliedService> buildService(const rules::RulesBuilder& builder, const rules::ServiceInput& in,
+                                             nft::Family family) {
   auto st = std::make_shared<AppliedService>();
   builder.appendService(in, st->rules);
   if (st->rules.chains.empty() && st->rules.elements.empty() && st->rules.ports.empty()) return nullptr;  // skipped
+  st->chainDigests = chainDigests(st->rules, family);
   const kube::Service& svc = *in.service;
   if (svc.externalTrafficPolicy == kube::TrafficPolicy::Local && svc.healthCheckNodePort != 0)
     st->healthCheckNodePort = svc.healthCheckNodePort;
@@ -154,7 +171,7 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
   std::unordered_map<std::string, std::string> owners;
   owners.reserve(order.size() * 3);
   for (const rules::ServiceInput* s : order) {
-    auto st = buildService(*builder, *s);
+    auto st = buildService(*builder, *s, family_);
     if (!st) continue;
     std::string key = serviceKey(*s->service);
     // The first Service (in this order) claiming a map key owns it; see planPartial().
@@ -255,8 +272,10 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
   for (const auto& [key, st] : plan.services)
     for (const auto& e : st->rules.elements) tx.add(e);
   for (const auto& r : shared.rules) tx.add(r);
-  for (const auto& [key, st] : plan.services)
-    for (const auto& r : st->rules.rules) tx.add(r);
+  for (const auto& [key, st] : plan.services) {
+    for (auto& r : st->rules.rules) tx.add(std::move(r));  // the applied state keeps only digests
+    st->rules.rules = {};
+  }
   NN_TRY(tx.status());
 
   // Conntrack: only relative to a state we applied (the first sync after start has no "before").
@@ -278,7 +297,6 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
 Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched, const ServiceLookup& lookup) const {
   if (!haveFull_ || !builder_) return Error("partial sync before the first full sync");
   TablePlan plan(family_);
-  const nft::Family fam = family_;
 
   // 1. Build the touched Services, keeping element ownership as a full sync would give it (first in
   //    namespace/name order wins); evicted owners and waiting losers join the work list.
@@ -312,7 +330,7 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
         }
       }
     std::shared_ptr<AppliedService> st;
-    if (auto in = lookup(key); in && in->service) st = buildService(*builder_, *in);
+    if (auto in = lookup(key); in && in->service) st = buildService(*builder_, *in, family_);
     losers.erase(key);
     if (st) {
       auto& elems = st->rules.elements;
@@ -359,7 +377,7 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
   plan.services.reserve(built.size());
 
   for (auto& [key, curMutable] : built) {
-    std::shared_ptr<const AppliedService> cur = std::move(curMutable);
+    std::shared_ptr<AppliedService> cur = std::move(curMutable);
     auto it = services_.find(key);
     const AppliedService* old = it == services_.end() ? nullptr : it->second.get();
     if (!old && !cur) continue;
@@ -395,7 +413,7 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
         }
 
     // Chains and their rules.
-    auto oldText = chainTexts(o, fam), newText = chainTexts(n, fam);
+    auto oldText = digestMap(old), newText = digestMap(cur.get());
     std::unordered_set<std::string_view> refill;
     if (n)
       for (const nft::Chain& c : n->chains) {
@@ -468,6 +486,8 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
   }
   // 5.
   for (const nft::Rule* r : addRules) tx.add(*r);
+  for (auto& [key, st] : plan.services)
+    if (st) st->rules.rules = {};  // copied into the transaction; the applied state keeps digests
   // 6.
   for (auto& e : addElems) tx.add(std::move(e));
   // 7.

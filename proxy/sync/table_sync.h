@@ -48,9 +48,12 @@ struct ServiceKeyLess {
   bool operator()(std::string_view a, std::string_view b) const;
 };
 
-/// What was committed for one Service in one table.
+/// What was committed for one Service in one table. To keep memory low the rules themselves are not kept
+/// (`rules.rules` is empty once applied): a digest of each chain's rules (parallel to `rules.chains`) is enough
+/// to tell whether a chain must be refilled; the new rules always come from the new build.
 struct AppliedService {
   rules::ServiceRules rules;
+  std::vector<uint64_t> chainDigests;
   /// healthCheckNodePort of an externalTrafficPolicy=Local Service (0 otherwise).
   uint16_t healthCheckNodePort = 0;
 };
@@ -63,7 +66,7 @@ struct TablePlan {
   size_t servicesChanged = 0;
 
   // Applied-state updates, used by TableSync::applied().
-  std::vector<std::pair<std::string, std::shared_ptr<const AppliedService>>> services;  // null = gone
+  std::vector<std::pair<std::string, std::shared_ptr<AppliedService>>> services;  // null = gone
   /// Element ownership changes: element id -> owning Service key (nullopt: released). Full plans: all of it.
   std::vector<std::pair<std::string, std::optional<std::string>>> owners;
   /// Services that lost an element to another Service (conflicting externalIPs/LB IPs), after this plan.
