@@ -18,10 +18,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -43,6 +46,9 @@ struct Round {
   double p50 = 0, p99 = 0, rate = 0;
   int failed = 0;
 };
+
+/// Failed connections by error text, over the whole run (printed at the end).
+std::map<std::string, int> gErrors;
 
 struct Figures {
   double p50 = 0, p99 = 0, rate = 0;
@@ -87,6 +93,7 @@ Result<Round> measure(const TestNetns& client, const std::string& to, int count)
   rd.p99 = j.value("p99_us", 0.0);
   rd.rate = j.value("rate", 0.0);
   rd.failed = j.value("failed", 0);
+  for (auto& [k, v] : j["errors"].items()) gErrors[to + " " + k] += v.get<int>();
   if (j.value("ok", 0) == 0) return Error("http-loop to " + to + ": nothing answered: " + r.out);
   return rd;
 }
@@ -98,8 +105,8 @@ void addFiller(ProxyEnv& pe, int i) {
   std::vector<PortSpec> ports = {{"http", 80, 8080}};
   (void)pe.upsertService(makeService(name, ip, ports));
   (void)pe.upsertSlice(makeSlice(name, name + "-1",
-                                 {{strCat("10.86.", (i >> 7) & 0xff, ".", (i & 0x7f) * 2 + 1)},
-                                  {strCat("10.86.", (i >> 7) & 0xff, ".", (i & 0x7f) * 2 + 2)}},
+                                 {{strCat("10.86.", (i >> 6) & 0xff, ".", (i & 0x3f) * 2 + 1)},
+                                  {strCat("10.86.", (i >> 6) & 0xff, ".", (i & 0x3f) * 2 + 2)}},
                                  ports));
 }
 
@@ -109,7 +116,11 @@ bool waitProbe(ProxyEnv& pe, const TestNetns& client, const std::string& probeIp
                               std::chrono::milliseconds(50));
 }
 
-Result<std::pair<Figures, Figures>> phase(const TestNetns& client, const std::string& direct,
+struct PhaseRounds {
+  std::vector<Round> direct, cip;
+};
+
+Result<PhaseRounds> phase(const TestNetns& client, const std::string& direct,
                                           const std::string& cip, int rounds, int count) {
   // Warm-up (ARP, conntrack, caches): not counted.
   NN_TRY(measure(client, direct, std::max(100, count / 10)));
@@ -129,18 +140,39 @@ Result<std::pair<Figures, Figures>> phase(const TestNetns& client, const std::st
       c.push_back(b);
     }
   }
-  return std::make_pair(summarize(d), summarize(c));
+  return PhaseRounds{std::move(d), std::move(c)};
 }
 
-void row(const char* name, const Figures& f) {
-  std::printf("%-16s %10.1f %10.1f %12.0f %8d %7d\n", name, f.p50, f.p99, f.rate, f.failed, f.rounds);
+/// Median over rounds of cip[i].x / direct[i].x: each pair ran back to back, so machine drift cancels.
+template <typename F>
+double pairedRatio(const PhaseRounds& p, F f) {
+  std::vector<double> r;
+  for (size_t i = 0; i < p.direct.size() && i < p.cip.size(); ++i)
+    if (f(p.direct[i]) > 0) r.push_back(f(p.cip[i]) / f(p.direct[i]));
+  return median(r);
+}
+
+void row(const std::string& name, const Figures& f) {
+  std::printf("%-18s %10.1f %10.1f %12.0f %8d %7d\n", name.c_str(), f.p50, f.p99, f.rate, f.failed, f.rounds);
+}
+
+/// Wall-clock time of day "HH:MM:SS.mmm" (UTC), to line up with the daemon's log.
+std::string nowText() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return buf;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   bool rulesMode = false, jsonOut = false;
-  int rounds = 7, count = 2000, services = 10000;
+  int rounds = 11, count = 1500, services = 10000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
@@ -231,32 +263,72 @@ int main(int argc, char** argv) {
   size_t mapLines = 0;
   if (dump.ok())
     for (size_t pos = 0; (pos = dump->find(" : goto service-", pos)) != std::string::npos; ++pos) ++mapLines;
+  std::printf("measuring %d Services from %s\n", services, nowText().c_str());
   auto pBig = phase(client, direct, cip, rounds, count);
+  std::printf("done at %s\n", nowText().c_str());
   if (!pBig.ok()) {
     std::fprintf(stderr, "phase %d: %s\n", services, pBig.error().message().c_str());
     return 1;
   }
 
-  const Figures& d10 = p10->first;
-  const Figures& c10 = p10->second;
-  const Figures& dBig = pBig->first;
-  const Figures& cBig = pBig->second;
+  // Phase 3: back to 10 Services (A-B-A: drift of the machine between phases shows up in both A phases).
+  auto t1 = std::chrono::steady_clock::now();
+  (void)pe.setDeferRules(true);
+  for (int i = 9; i <= services - 3; ++i) {
+    (void)pe.removeSlice("default", strCat("filler-", i, "-1"));
+    (void)pe.removeService("default", strCat("filler-", i));
+  }
+  (void)pe.removeSlice("default", "probe-10k-1");
+  (void)pe.removeService("default", "probe-10k");
+  (void)pe.setDeferRules(false);
+  if (!ProxyEnv::eventually([&] { return !pe.curl(client, "http://10.96.0.12:80/", 1.0).ok(); },
+                            std::chrono::seconds(120), std::chrono::milliseconds(50))) {
+    std::fprintf(stderr, "the %d Services never went away\n", services);
+    return 1;
+  }
+  double removeSec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  auto p10b = phase(client, direct, cip, rounds, count);
+  if (!p10b.ok()) {
+    std::fprintf(stderr, "phase 10 again: %s\n", p10b.error().message().c_str());
+    return 1;
+  }
+  PhaseRounds both10 = *p10;
+  both10.direct.insert(both10.direct.end(), p10b->direct.begin(), p10b->direct.end());
+  both10.cip.insert(both10.cip.end(), p10b->cip.begin(), p10b->cip.end());
+
+  const Figures d10 = summarize(both10.direct);
+  const Figures c10 = summarize(both10.cip);
+  const Figures dBig = summarize(pBig->direct);
+  const Figures cBig = summarize(pBig->cip);
   std::printf("proxy data plane: new TCP connections (connect + request + reply + close), client pod -> backend pod\n");
   std::printf("rules from: %s; %d rounds x %d connections per case; medians over rounds\n",
               rulesMode ? "proxy/rules + NetlinkKernel (no daemon)" : "nodenet-proxy (fake API server)", rounds, count);
-  std::printf("%d Services installed in %.2f s (until the probe answered); service-ips elements seen: %zu\n", services,
-              installSec, mapLines);
-  std::printf("%-16s %10s %10s %12s %8s %7s\n", "case", "p50 us", "p99 us", "conn/s", "failed", "rounds");
-  row("direct (10)", d10);
+  std::printf("%d Services installed in %.2f s (until the probe answered; service-ips elements: %zu), removed in %.2f s\n",
+              services, installSec, mapLines, removeSec);
+  std::printf("10-Service rows: both A phases (before and after the %d), %d rounds\n", services, d10.rounds);
+  std::printf("%-18s %10s %10s %12s %8s %7s\n", "case", "p50 us", "p99 us", "conn/s", "failed", "rounds");
+  row("direct (10 svc)", d10);
   row("clusterip-10", c10);
-  row("direct (10k)", dBig);
-  row("clusterip-10k", cBig);
+  row(strCat("direct (", services, " svc)"), dBig);
+  row(strCat("clusterip-", services), cBig);
+  // 10k/10 compares phases (medians of per-round figures); ClusterIP/direct pairs rounds that ran back to back.
   double r10kP50 = cBig.p50 / c10.p50, r10kRate = c10.rate / cBig.rate;
-  double rDirP50 = cBig.p50 / dBig.p50, rDirRate = dBig.rate / cBig.rate;
-  std::printf("ratio 10k/10 (latency p50)            %.3f  (target <= 1.05)\n", r10kP50);
-  std::printf("ratio 10k/10 (time per connection)    %.3f  (target <= 1.05)\n", r10kRate);
-  std::printf("ratio clusterip-10k/direct (p50)      %.3f  (target <= 1.10)\n", rDirP50);
-  std::printf("ratio clusterip-10k/direct (time/conn) %.3f (target <= 1.10)\n", rDirRate);
+  double rDirP50 = pairedRatio(*pBig, [](const Round& r) { return r.p50; });
+  double rDirRate = 1.0 / pairedRatio(*pBig, [](const Round& r) { return r.rate; });
+  std::printf("ratio 10k/10 latency p50                    %.3f  (target <= 1.05)\n", r10kP50);
+  std::printf("ratio 10k/10 time per connection (1/rate)   %.3f  (target <= 1.05)\n", r10kRate);
+  std::printf("ratio clusterip-10k/direct p50 (paired)     %.3f  (target <= 1.10)\n", rDirP50);
+  std::printf("ratio clusterip-10k/direct 1/rate (paired)  %.3f  (target <= 1.10)\n", rDirRate);
+  for (const auto& [what, n] : gErrors) std::printf("failed: %d x %s\n", n, what.c_str());
+  if (pe.daemon()) {
+    // The daemon's own account of the syncs (how long committing the 10k Services took).
+    std::istringstream log(pe.daemon()->log());
+    std::vector<std::string> syncs;
+    for (std::string line; std::getline(log, line);)
+      if (line.find("sync:") != std::string::npos) syncs.push_back(line);
+    size_t from = syncs.size() > 8 ? syncs.size() - 8 : 0;
+    for (size_t i = from; i < syncs.size(); ++i) std::printf("daemon: %s\n", syncs[i].c_str());
+  }
   if (jsonOut) {
     auto fj = [](const Figures& f) {
       return json{{"p50_us", f.p50}, {"p99_us", f.p99}, {"rate", f.rate}, {"failed", f.failed}};
