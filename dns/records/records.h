@@ -124,7 +124,7 @@ class Index {
   /// address records still exist, as CoreDNS does; sentinels never produce SRV records.
   struct Port {
     std::string name;   // lowercase; "" for unnamed ports
-    std::string proto;  // "tcp", "udp", "sctp"; "" for the sentinel
+    std::string_view proto;  // "tcp", "udp", "sctp" (static strings of l4ProtoName()); "" for the sentinel
     int32_t port = -1;
     bool operator==(const Port&) const = default;
   };
