@@ -143,6 +143,12 @@ class ProxyIntegrationTest : public ::testing::Test {
     if (j.value("ok", 0) == 1) return "";
     return j["errors"].empty() ? "?" : j["errors"].begin().key();
   }
+  /// nn-echo udp's raw answer line: a backend's "NAME peer=...", "refused" (ICMP port unreachable) or "-".
+  std::string udpRaw(const TestNetns& from, const std::string& to, int bindPort, int timeoutMs = 300) {
+    auto r = from.exec({ProxyEnv::echoBinary(), "udp", "--to", to, "--timeout-ms", std::to_string(timeoutMs),
+                        "--bind-port", std::to_string(bindPort)});
+    return r.ok() ? std::string(trim(r->out)) : r.error().message();
+  }
   bool rulesMention(const std::string& text) {
     auto d = pe_->dumpRuleset();
     return d.ok() && d->find(text) != std::string::npos;
@@ -509,6 +515,55 @@ TEST_F(ProxyIntegrationTest, UdpFlowMovesToNewEndpointAfterOldOneIsRemoved) {
   EXPECT_TRUE(ProxyEnv::eventually([&] { return udp(c->pod->ns, "10.96.0.28:53", 40053, 300) == "b2"; }, kConverge,
                                    200ms))
       << "the UDP flow still goes to the removed endpoint (stale conntrack entry)";
+}
+
+TEST_F(ProxyIntegrationTest, UdpFlowRejectedAfterServiceScaledToZero) {
+  REQUIRE_DAEMON();  // conntrack cleanup is the daemon's (proxy/sync)
+  Backend* b1 = add("b1");
+  Backend* c = client();
+  ASSERT_TRUE(b1 && c);
+  upsertService(makeService("udp0", "10.96.0.36", kUdp));
+  upsertSlice(makeSlice("udp0", "udp0-1", {{b1->ip}}, kUdp));
+  ASSERT_TRUE(ProxyEnv::eventually([&] { return udp(c->pod->ns, "10.96.0.36:53", 40054) == "b1"; }, kConverge));
+  // Scaled to zero while b1 still answers: only deleting the flow makes the next datagram meet the reject rule.
+  upsertSlice(makeSlice("udp0", "udp0-1", {}, kUdp));
+  std::string last;
+  EXPECT_TRUE(ProxyEnv::eventually([&] { return (last = udpRaw(c->pod->ns, "10.96.0.36:53", 40054)) == "refused"; },
+                                   kConverge, 200ms))
+      << "last answer: " << last;
+}
+
+TEST_F(ProxyIntegrationTest, NodePortWithoutEndpointsIsRejectedFromOutside) {
+  Backend* b1 = add("b1");
+  ASSERT_TRUE(b1);
+  std::vector<PortSpec> none = {{"http", 80, kHttpPort, "TCP", 30090}};
+  std::vector<PortSpec> some = {{"http", 80, kHttpPort, "TCP", 30091}};
+  upsertService(makeService("np0", "10.96.0.37", none, "NodePort"));
+  upsertSlice(makeSlice("np0", "np0-1", {}, none));
+  upsertService(makeService("np1", "10.96.0.38", some, "NodePort"));
+  upsertSlice(makeSlice("np1", "np1-1", {{b1->ip}}, some));
+  ASSERT_EQ(waitAnswer(pe_->external(), strCat("http://", kNodeIp, ":30091/")), "b1");
+  auto r = pe_->curl(pe_->external(), strCat("http://", kNodeIp, ":30090/"), 3.0);
+  EXPECT_EQ(r.exitCode, 7) << r.err;
+  EXPECT_LT(r.ms, 1000);
+  EXPECT_EQ(connectError(pe_->external(), strCat(kNodeIp, ":30090")), "connect: Connection refused");
+}
+
+TEST_F(ProxyIntegrationTest, MasqueradeAllHidesPodSources) {
+  REQUIRE_DAEMON();
+  Backend* b1 = add("b1");
+  Backend* c = client();
+  ASSERT_TRUE(b1 && c);
+  upsertService(makeService("web", "10.96.0.39", kHttp));
+  upsertSlice(makeSlice("web", "web-1", {{b1->ip}}, kHttp));
+  ASSERT_EQ(waitAnswer(c->pod->ns, "http://10.96.0.39/"), "b1");
+  EXPECT_THAT(pe_->curl(c->pod->ns, "http://10.96.0.39/").body, HasSubstr("peer=" + c->ip + ":"));
+  pe_->daemon()->stop(SIGTERM);
+  NN_ASSERT_OK(pe_->startProxy({"--masquerade-all"}));
+  EXPECT_TRUE(ProxyEnv::eventually(
+      [&] { return pe_->curl(c->pod->ns, "http://10.96.0.39/").body.find("peer=10.85.0.1:") != std::string::npos; },
+      kConverge))
+      << "with --masquerade-all the backend must see the node, not " << c->ip;
 }
 
 // ------------------------------------------------------------------------------------------------ daemon lifecycle
