@@ -3,7 +3,7 @@
 # (bench/common/cluster_plan: 1,000 ClusterIP + 1,000 headless x 5 endpoints, ~27k records).
 #
 #   bench/dns_server/run.sh [--duration S] [--rate QPS] [--server-cpu N] [--client-cpu N] [--rounds N]
-#                           [--outstanding N] [--json FILE] [--keep]
+#                           [--outstanding N] [--by-type] [--json FILE] [--keep]
 #
 # Everything runs inside ONE network namespace this script creates (nnb-dns-<pid>-<rand>) on 127.0.0.1; the
 # namespace and every process started here are removed on exit (trap), also on failure or Ctrl-C.
@@ -14,6 +14,7 @@
 # Throughput: dnsperf with 4 clients and --outstanding queries in flight (-q, default 100 as dnsperf's) for
 # --duration seconds per server, alternating NSD / nodenet-dns for --rounds rounds; the best round of each counts
 # (the machine is shared). A larger -q bursts past a kernel-default socket receive buffer (see README).
+# --by-type: also the qps of each query class alone (headless A, ClusterIP A, SRV, NXDOMAIN), one round each.
 # Latency: dnsperf -Q --rate (20000) with -v for --duration seconds, --rounds rounds alternating; p50/p99/p99.9
 # from every response of the round with the lowest p99.
 # Memory: VmHWM and VmRSS of the serving process after the runs (NSD: its one serving child; main and xfrd
@@ -31,6 +32,7 @@ server_cpu=0
 client_cpu=1
 rounds=2
 outstanding=100
+by_type=0
 json=""
 keep=0
 while [ $# -gt 0 ]; do
@@ -41,9 +43,10 @@ while [ $# -gt 0 ]; do
     --client-cpu) client_cpu=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --outstanding) outstanding=$2; shift 2 ;;
+    --by-type) by_type=1; shift ;;
     --json) json=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "dns_server/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -190,6 +193,18 @@ latency() {  # port -> "p50 p99 p999 n" in ms, from dnsperf -v lines "> NOERROR 
          i50=int(NR*0.50); i99=int(NR*0.99); i999=int(NR*0.999); if (i50<1) i50=1; if (i99<1) i99=1; if (i999<1) i999=1;
          printf "%.3f %.3f %.3f %d\n", v[i50]*1000, v[i99]*1000, v[i999]*1000, NR}'
 }
+if [ "$by_type" = 1 ]; then
+  grep -E '^db-[0-9]+\.' "$work/queries.txt" >"$work/q-headless-a.txt" || true
+  grep -E '^api-[0-9]+\.' "$work/queries.txt" >"$work/q-clusterip-a.txt" || true
+  grep -E ' SRV$' "$work/queries.txt" >"$work/q-srv.txt" || true
+  grep -E '^missing-' "$work/queries.txt" >"$work/q-nxdomain.txt" || true
+  for t in headless-a clusterip-a srv nxdomain; do
+    read -r qn ln < <(perf 5300 -d "$work/q-$t.txt" 2>/dev/null)
+    read -r qo lo < <(perf 5301 -d "$work/q-$t.txt" 2>/dev/null)
+    echo "by type $t: NSD $qn qps (lost $ln), nodenet-dns $qo qps (lost $lo), ratio $(awk -v a="$qo" -v b="$qn" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+  done
+fi
+
 # Latency rounds alternate too; the round with the lowest p99 of each server counts (scheduling noise of a shared
 # machine only ever adds latency).
 n99=inf; o99=inf
