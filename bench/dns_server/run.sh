@@ -3,7 +3,7 @@
 # (bench/common/cluster_plan: 1,000 ClusterIP + 1,000 headless x 5 endpoints, ~27k records).
 #
 #   bench/dns_server/run.sh [--duration S] [--rate QPS] [--server-cpu N] [--client-cpu N] [--rounds N]
-#                           [--outstanding N] [--by-type] [--json FILE] [--keep]
+#                           [--outstanding N] [--by-type] [--churn N] [--json FILE] [--keep]
 #
 # Everything runs inside ONE network namespace this script creates (nnb-dns-<pid>-<rand>) on 127.0.0.1; the
 # namespace and every process started here are removed on exit (trap), also on failure or Ctrl-C.
@@ -14,6 +14,8 @@
 # Throughput: dnsperf with 4 clients and --outstanding queries in flight (-q, default 100 as dnsperf's) for
 # --duration seconds per server, alternating NSD / nodenet-dns for --rounds rounds; the best round of each counts
 # (the machine is shared). A larger -q bursts past a kernel-default socket receive buffer (see README).
+# --churn N: after the measurements, N manifest replacements (a namespace file swapped for the same plan with
+#   another seed: 40 Services' endpoints move) every 50 ms under dnsperf -Q --rate; reports losses and memory.
 # --by-type: also the qps of each query class alone (headless A, ClusterIP A, SRV, NXDOMAIN), one round each.
 # Latency: dnsperf -Q --rate (20000) with -v for --duration seconds, --rounds rounds alternating; p50/p99/p99.9
 # from every response of the round with the lowest p99.
@@ -33,6 +35,7 @@ client_cpu=1
 rounds=2
 outstanding=100
 by_type=0
+churn=0
 json=""
 keep=0
 while [ $# -gt 0 ]; do
@@ -44,9 +47,10 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --outstanding) outstanding=$2; shift 2 ;;
     --by-type) by_type=1; shift ;;
+    --churn) churn=$2; shift 2 ;;
     --json) json=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "dns_server/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -225,6 +229,30 @@ ours_hwm=$(awk '/^VmHWM/ {printf "%.1f", $2/1024}' /proc/"$ours_pid"/status)
 nsd_hwm=$(awk '/^VmHWM/ {printf "%.1f", $2/1024}' /proc/"$nsd_server"/status)
 ratio=$(awk -v a="$best_ours" -v b="$best_nsd" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 
+churn_line=""
+if [ "$churn" -gt 0 ]; then
+  "$plan_tool" --size bench --seed 2 --manifests "$work/alt" >/dev/null 2>&1
+  cp -r "$work/manifests" "$work/plan-seed1"
+  alt_seed=1
+  inns taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p 5301 -d "$work/queries.txt" -Q "$rate" -c 1 -q 100 -t 2 \
+    -l $(( churn / 20 + 2 )) >"$work/churn.out" 2>&1 &
+  churn_perf=$!
+  pids+=($churn_perf)
+  sleep 0.5
+  for i in $(seq "$churn"); do
+    f=$(printf 'ns-%02d.json' $(( i % 50 )))
+    # Alternate the file between the two seeds' versions so every swap changes it; rename = one atomic update.
+    if [ $(( (i / 50) % 2 )) -eq 0 ]; then src="$work/alt/$f"; else src="$work/plan-seed1/$f"; fi
+    cp "$src" "$work/manifests/.$f.tmp" && mv "$work/manifests/.$f.tmp" "$work/manifests/$f"
+    sleep 0.05
+  done
+  wait "$churn_perf" || true
+  churn_mem=$(mem "$ours_pid")
+  churn_lost=$(awk '/Queries lost:/ {print $3}' "$work/churn.out")
+  churn_codes=$(awk -F: '/Response codes:/ {print $2}' "$work/churn.out" | sed 's/^ *//')
+  churn_line="after $churn manifest swaps under $rate qps: nodenet-dns [$churn_mem] lost ${churn_lost:-?}; $churn_codes"
+fi
+
 echo
 echo "| | nodenet-dns | NSD $(nsd -v 2>&1 | awk 'NR==1 {print $3}') |"
 echo "|---|---|---|"
@@ -235,6 +263,7 @@ echo "| latency at $rate qps: p50 / p99 / p99.9 (ms, best round) | $o50 / $o99 /
 echo "| responses measured for latency | $on | $nn |"
 echo "| VmHWM (MiB) | $ours_hwm | $nsd_hwm (serving child) |"
 echo "memory detail: nodenet-dns [$ours_mem] NSD serving child [$nsd_mem] NSD main [$nsd_main_mem]"
+[ -z "$churn_line" ] || echo "churn: $churn_line"
 echo "targets: ratio >= 1.05 -> $(awk -v r="$ratio" 'BEGIN {print (r >= 1.05 ? "met" : "MISSED")}');" \
   "p99 <= 0.10 ms -> $(awk -v p="$o99" 'BEGIN {print (p != "nan" && p <= 0.10 ? "met" : "MISSED")}');" \
   "RSS <= 15 MiB -> $(awk -v m="$ours_hwm" 'BEGIN {print (m <= 15 ? "met" : "MISSED")}')"
