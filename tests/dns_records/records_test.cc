@@ -654,5 +654,29 @@ TEST_F(RecordsTest, RebuildIsDeterministicAcrossInputOrder) {
   }
 }
 
+TEST_F(RecordsTest, ThousandsOfServicesAreEachFoundByName) {
+  // The index's flat name table: every one of 3,000 Services (similar names, long shared suffix) resolves to
+  // its own address in any case; near misses are NXDOMAIN.
+  Cluster big;
+  for (int i = 0; i < 3000; ++i) {
+    auto svc = kube::decodeServiceText(strCat(R"({"metadata": {"name": "svc-)", i, R"(", "namespace": "ns-)", i % 7,
+                                              R"("}, "spec": {"clusterIP": "10.)", 100 + i / 256, ".", i % 256,
+                                              R"(.1", "ports": [{"name": "http", "port": 80}]}})"));
+    ASSERT_TRUE(svc.ok()) << svc.error().message();
+    big.services.push_back(std::move(*svc));
+  }
+  auto ix = build(big);
+  ASSERT_TRUE(ix);
+  for (int i = 0; i < 3000; ++i) {
+    std::string name = strCat(i % 2 ? "SVC-" : "svc-", i, ".ns-", i % 7, ".svc.cluster.local");
+    Reply r = ask(name, RRType::A, 65535, ix.get());
+    ASSERT_EQ(r.answer.size(), 1u) << name;
+    EXPECT_NE(r.answer[0].find(strCat(" A 10.", 100 + i / 256, ".", i % 256, ".1")), std::string::npos) << r.answer[0];
+  }
+  EXPECT_EQ(ask("svc-3000.ns-4.svc.cluster.local", RRType::A, 65535, ix.get()).msg.rcode(), Rcode::NXDomain);
+  EXPECT_EQ(ask("svc-1.ns-2.svc.cluster.local", RRType::A, 65535, ix.get()).msg.rcode(), Rcode::NXDomain);
+  EXPECT_EQ(ask("svc-10.ns-3.svc.cluster.local", RRType::A, 65535, ix.get()).msg.rcode(), Rcode::NoError);
+}
+
 }  // namespace
 }  // namespace nodenet::dns::records
