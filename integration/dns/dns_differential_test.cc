@@ -28,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -153,11 +154,18 @@ class DnsDifferential : public ::testing::Test {
   void expectSameAnswers(const std::vector<DigQuery>& queries, const std::vector<std::string>& options = {}) {
     std::vector<std::string> opts = {"+norec"};
     opts.insert(opts.end(), options.begin(), options.end());
+    auto t0 = std::chrono::steady_clock::now();
     auto ours = digBatch(ns_, kAddr, kOurPort, queries, opts);
     NN_ASSERT_OK(ours);
+    auto ms = [](auto since) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
+    };
+    std::cout << "dig of " << queries.size() << " queries: nodenet-dns " << ms(t0) << " ms\n";
     for (const auto& [refName, port] : refs_) {
+      auto t1 = std::chrono::steady_clock::now();
       auto ref = digBatch(ns_, kAddr, port, queries, opts);
       NN_ASSERT_OK(ref);
+      std::cout << "dig of " << queries.size() << " queries: " << refName << " " << ms(t1) << " ms\n";
       int same = 0;
       for (size_t i = 0; i < queries.size(); ++i) {
         std::string d = compareReplies(queries[i], (*ours)[i], (*ref)[i], refName);
