@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <unordered_map>
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "netlink/nft/encode.h"
 #include "proxy/model/change_tracker.h"
 #include "proxy/rules/names.h"
 #include "proxy/sync/runner.h"
@@ -22,12 +24,17 @@ namespace {
 class Trace {
  public:
   Trace() : on_(std::getenv("NODENET_SYNC_TRACE") != nullptr), last_(std::chrono::steady_clock::now()) {}
+  bool on() const { return on_; }
   void mark(const char* phase) {
     if (!on_) return;
     auto now = std::chrono::steady_clock::now();
-    std::fprintf(stderr, "sync trace: %-10s %9.3f ms  VmHWM %ld KiB\n", phase,
-                 std::chrono::duration<double, std::milli>(now - last_).count(), hwm());
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    double cpu = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    std::fprintf(stderr, "sync trace: %-10s %9.3f ms (cpu %9.3f ms, kernel time in a syscall counts)  VmHWM %ld KiB\n",
+                 phase, std::chrono::duration<double, std::milli>(now - last_).count(), cpu - lastCpu_, hwm());
     last_ = now;
+    lastCpu_ = cpu;
   }
 
  private:
@@ -43,6 +50,7 @@ class Trace {
   }
   bool on_;
   std::chrono::steady_clock::time_point last_;
+  double lastCpu_ = 0;
 };
 
 }  // namespace
@@ -233,6 +241,14 @@ class Proxier::Impl {
       if (!plan.tx.empty()) {
         NN_VLOG(9) << "nft transaction for " << nft::familyName(t.family()) << " " << t.table() << ":\n"
                    << plan.tx.toString();
+        if (trace.on()) {  // the encoder's share of the commit (encodes twice when tracing)
+          auto e0 = std::chrono::steady_clock::now();
+          auto batch = nft::encodeBatch(plan.tx, 1);
+          std::fprintf(stderr, "sync trace:   encode %zu ops -> %zu bytes: %.3f ms\n", plan.tx.size(),
+                       batch.ok() ? batch->buffer.size() : 0,
+                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - e0).count());
+          trace.mark("encode");
+        }
         Status st = kernel_.commit(plan.tx);
         if (!st.ok()) {
           fail(report, t, st.error());

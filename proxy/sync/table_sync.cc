@@ -1,8 +1,14 @@
 #include "proxy/sync/table_sync.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <cerrno>
+#include <type_traits>
 #include <unordered_set>
+#include <variant>
 
 #include "base/log.h"
 #include "base/strings.h"
@@ -21,23 +27,99 @@ ElementIndex indexElements(const rules::RuleParts* p) {
   return out;
 }
 
-/// FNV-1a 64 of each chain's rules as nft text (rules carry no handles here), in the order of p.chains.
-std::vector<uint64_t> chainDigests(const rules::RuleParts& p, nft::Family family) {
-  std::unordered_map<std::string_view, uint64_t> h;
-  h.reserve(p.chains.size());
-  for (const nft::Chain& c : p.chains) h.emplace(c.name, 14695981039346656037ull);
-  for (const nft::Rule& r : p.rules) {
-    uint64_t& x = h[r.chain];
-    for (unsigned char ch : nft::ruleBodyToString(r, family)) {
-      x ^= ch;
-      x *= 1099511628211ull;
+/// FNV-1a 64, fed field by field.
+struct Fnv {
+  uint64_t h = 14695981039346656037ull;
+  void bytes(const void* p, size_t n) {
+    auto* c = static_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= c[i];
+      h *= 1099511628211ull;
     }
-    x ^= '\n';
-    x *= 1099511628211ull;
+  }
+  void num(uint64_t v) { bytes(&v, sizeof v); }
+  void str(std::string_view s) {
+    num(s.size());
+    bytes(s.data(), s.size());
+  }
+  void value(const nft::Value& v) {
+    num(static_cast<uint64_t>(v.kind()));
+    str(v.toString());
+  }
+  void concat(const nft::Concat& c) {
+    num(c.size());
+    for (nft::Field f : c) num(static_cast<uint64_t>(f));
+  }
+  void verdict(const nft::Verdict& v) {
+    num(static_cast<uint64_t>(v.kind));
+    str(v.chain);
+  }
+  /// Every field of every statement type (std::visit fails to compile if a new type is not handled here).
+  void statement(const nft::Statement& st) {
+    num(st.index());
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, nft::Match>) {
+            num(static_cast<uint64_t>(x.field));
+            num(static_cast<uint64_t>(x.op));
+            value(x.value);
+            num(x.mask ? uint64_t(*x.mask) | (1ull << 40) : 0);
+          } else if constexpr (std::is_same_v<T, nft::Lookup>) {
+            concat(x.key);
+            str(x.set);
+            num(x.invert);
+          } else if constexpr (std::is_same_v<T, nft::VmapLookup>) {
+            concat(x.key);
+            str(x.map);
+          } else if constexpr (std::is_same_v<T, nft::NumgenVmap>) {
+            num(x.targets.size());
+            for (const auto& t : x.targets) verdict(t);
+          } else if constexpr (std::is_same_v<T, nft::SetUpdate>) {
+            concat(x.key);
+            str(x.set);
+            num(x.timeoutSec ? uint64_t(*x.timeoutSec) | (1ull << 40) : 0);
+          } else if constexpr (std::is_same_v<T, nft::Counter>) {
+          } else if constexpr (std::is_same_v<T, nft::Verdict>) {
+            verdict(x);
+          } else if constexpr (std::is_same_v<T, nft::Nat>) {
+            num(static_cast<uint64_t>(x.kind));
+            str(x.addr.toString());
+            num(x.port ? uint64_t(*x.port) | (1ull << 40) : 0);
+            num(x.fullyRandom * 2 + x.persistent);
+          } else if constexpr (std::is_same_v<T, nft::Masquerade>) {
+            num(x.random * 4 + x.fullyRandom * 2 + x.persistent);
+          } else if constexpr (std::is_same_v<T, nft::MarkSet>) {
+            num(x.orBits);
+            num(x.xorBits);
+          } else if constexpr (std::is_same_v<T, nft::Reject>) {
+            num(static_cast<uint64_t>(x.kind));
+          } else if constexpr (std::is_same_v<T, nft::NumgenMatch>) {
+            num(x.modulus);
+            num(x.value);
+          } else {
+            static_assert(sizeof(T) == 0, "statement type not digested");
+          }
+        },
+        st);
+  }
+};
+
+/// A digest of each chain's rules (statements and comments, in order), in the order of p.chains.
+std::vector<uint64_t> chainDigests(const rules::RuleParts& p, nft::Family) {
+  std::unordered_map<std::string_view, Fnv> h;
+  h.reserve(p.chains.size());
+  for (const nft::Chain& c : p.chains) h.emplace(c.name, Fnv{});
+  for (const nft::Rule& r : p.rules) {
+    Fnv& f = h[r.chain];
+    f.num(r.statements.size());
+    for (const nft::Statement& st : r.statements) f.statement(st);
+    f.str(r.comment.value_or(std::string()));
+    f.num(r.comment.has_value());
   }
   std::vector<uint64_t> out;
   out.reserve(p.chains.size());
-  for (const nft::Chain& c : p.chains) out.push_back(h[c.name]);
+  for (const nft::Chain& c : p.chains) out.push_back(h[c.name].h);
   return out;
 }
 
@@ -118,6 +200,27 @@ void dedupe(std::vector<UdpFlowFilter>& v) {
   v = std::move(out);
 }
 
+/// NODENET_SYNC_TRACE=1: phase times inside planFull (see proxier.cc).
+struct PhaseTimer {
+  static double cpuMs() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+  }
+  bool on = std::getenv("NODENET_SYNC_TRACE") != nullptr;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  double lastCpu = cpuMs();
+  void mark(const char* what) {
+    if (!on) return;
+    auto now = std::chrono::steady_clock::now();
+    double cpu = cpuMs();
+    std::fprintf(stderr, "sync trace:   %-22s %9.3f ms (cpu %9.3f ms)\n", what,
+                 std::chrono::duration<double, std::milli>(now - last).count(), cpu - lastCpu);
+    last = now;
+    lastCpu = cpu;
+  }
+};
+
 }  // namespace
 
 bool ServiceKeyLess::operator()(std::string_view a, std::string_view b) const {
@@ -153,6 +256,7 @@ std::map<std::string, std::pair<uint16_t, size_t>> TableSync::healthChecks() con
 
 Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& services, const rules::NodeInput& node,
                                       nft::Kernel& kernel) const {
+  PhaseTimer timer;
   TablePlan plan(family_);
   plan.full = true;
   auto builder = std::make_shared<const rules::RulesBuilder>(node, config_);
@@ -170,8 +274,11 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
   plan.services.reserve(order.size());
   std::unordered_map<std::string, std::string> owners;
   owners.reserve(order.size() * 3);
+  std::chrono::steady_clock::duration tBuild{0};
   for (const rules::ServiceInput* s : order) {
+    auto tb = std::chrono::steady_clock::now();
     auto st = buildService(*builder, *s, family_);
+    tBuild += std::chrono::steady_clock::now() - tb;
     if (!st) continue;
     std::string key = serviceKey(*s->service);
     // The first Service (in this order) claiming a map key owns it; see planPartial().
@@ -191,6 +298,10 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
     elems.resize(kept);
     plan.services.emplace_back(std::move(key), std::move(st));
   }
+  if (timer.on)
+    std::fprintf(stderr, "sync trace:   (of which build+digest %.3f ms)\n",
+                 std::chrono::duration<double, std::milli>(tBuild).count());
+  timer.mark("build+own");
   plan.owners.reserve(owners.size());
   for (auto& [id, owner] : owners) plan.owners.emplace_back(id, std::move(owner));
   plan.servicesChanged = plan.services.size();
@@ -209,6 +320,7 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
       return s.error().context(strCat("listing sets of ", nft::familyName(family_), " ", table_));
   }
 
+  timer.mark("list kernel");
   std::unordered_map<std::string_view, const nft::Chain*> wantChains;
   std::unordered_map<std::string_view, const nft::Set*> wantSets;
   size_t nChains = shared.chains.size(), nRules = shared.rules.size(), nElems = shared.elements.size();
@@ -222,6 +334,7 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
     nElems += st->rules.elements.size();
   }
 
+  timer.mark("want maps");
   nft::Transaction& tx = plan.tx;
   tx.reserve(8 + nChains + nRules + nElems + 2 * wantSets.size() + kchains.size() + ksets.size());
   tx.add(nft::Table{family_, table_, std::string(rules::kTableComment)});
@@ -277,6 +390,7 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
     st->rules.rules = {};
   }
   NN_TRY(tx.status());
+  timer.mark("transaction");
 
   // Conntrack: only relative to a state we applied (the first sync after start has no "before").
   if (haveFull_) {
@@ -291,6 +405,7 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
       if (!seen.contains(key)) conntrackDiff(st.get(), nullptr, config_.family, plan.conntrack);
     dedupe(plan.conntrack);
   }
+  timer.mark("conntrack");
   return plan;
 }
 
