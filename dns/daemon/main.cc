@@ -2,6 +2,7 @@
 //
 // source -> kube::Cache -> IndexUpdater (pure buildIndex, atomic swap) -> Server (UDP/TCP workers) ->
 // Upstream (c-ares) for names outside the zone. SIGTERM/SIGINT stop it cleanly.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -57,6 +58,11 @@ int main(int argc, char** argv) {
     std::cout << daemon::usage();
     return 0;
   }
+  // One malloc arena: the rebuild thread, the source's thread and the workers would otherwise each keep an
+  // arena whose freed pages stay resident between rebuilds (measured with the 2,000-Service plan under churn:
+  // VmHWM 21.7 -> 18.9 MiB, RSS after churn 18.5 -> 16.5 MiB). Queries do not allocate, so the shared arena
+  // lock is not on the query path.
+  mallopt(M_ARENA_MAX, 1);
   log::setVerbosity(opts->verbosity);
   log::setFormat(opts->loggingFormat);
 
