@@ -122,6 +122,7 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
   });
 
   ix.services_.reserve(services.size());
+  ix.names_.reserve(services.size() * 40);  // typical <svc>.<ns>.svc.cluster.local wire size
   {
     size_t slots = 16;
     unsigned bits = 4;
@@ -144,7 +145,8 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
       continue;
     }
     Index::Service s;
-    s.nameWire.assign(reinterpret_cast<const char*>(name->wire().data()), name->wireSize());
+    s.nameOffset = ix.storeName(*name);
+    s.nameSize = static_cast<uint8_t>(name->wireSize());
     const auto nameHash = static_cast<uint32_t>(name->hash());
     if (svc->type == kube::ServiceType::ExternalName) {
       s.kind = Index::Kind::ExternalName;
@@ -156,7 +158,8 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
         continue;
       }
       Name ext = target->canonical();
-      s.externalNameWire.assign(reinterpret_cast<const char*>(ext.wire().data()), ext.wireSize());
+      s.externalOffset = ix.storeName(ext);
+      s.externalSize = static_cast<uint8_t>(ext.wireSize());
     } else {
       s.kind = svc->headless ? Index::Kind::Headless : Index::Kind::ClusterIP;
       if (!svc->headless) s.clusterIPs = svc->clusterIPs;
@@ -213,7 +216,7 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
           if (e.label.empty()) continue;
         }
         // The target name must fit too (checked once here so resolve() never fails to build it).
-        if (e.label.size() + 1 + s.nameWire.size() > Name::kMaxWireSize) {
+        if (e.label.size() + 1 + s.nameSize > Name::kMaxWireSize) {
           skip(stats, strCat("EndpointSlice ", slice->meta.key(), ": endpoint name too long"));
           continue;
         }
@@ -256,6 +259,8 @@ Result<IndexPtr> buildIndex(const Snapshot& snapshot, const Config& config) {
     for (auto& g : s.portGroups) g.shrink_to_fit();
   }
 
+  ix.names_.shrink_to_fit();
+
   // PTR (CoreDNS reverse.go): a ClusterIP answers with its one service name; otherwise every endpoint carrying
   // the address answers with its endpoint name.
   std::stable_sort(ptr.begin(), ptr.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -290,7 +295,7 @@ const Index::Service* Index::findService(const Name& name) const {
     if (slot.index == 0) return nullptr;
     if (slot.hash == h) {
       const Service& s = services_[slot.index - 1];
-      if (s.hasName(name)) return &s;
+      if (nameEquals(s, name)) return &s;
     }
   }
 }
@@ -302,24 +307,31 @@ void Index::insertName(uint32_t hash, uint32_t serviceIndex) {
   byName_[i] = {hash, serviceIndex + 1};
 }
 
-bool Index::Service::hasName(const Name& n) const {
+bool Index::nameEquals(const Service& s, const Name& n) const {
   auto w = n.wire();
-  if (w.size() != nameWire.size()) return false;
+  if (w.size() != s.nameSize) return false;
+  const auto* stored = reinterpret_cast<const uint8_t*>(names_.data()) + s.nameOffset;
   // Fast path: most queries are already lowercase.
-  if (std::memcmp(w.data(), nameWire.data(), w.size()) == 0) return true;
+  if (std::memcmp(w.data(), stored, w.size()) == 0) return true;
   // The stored form is lowercase. Length octets (1..63) are never ASCII letters, so lowercasing every octet of
   // the query's wire form is exact.
   for (size_t i = 0; i < w.size(); ++i) {
     uint8_t c = w[i];
     if (c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + ('a' - 'A'));
-    if (c != static_cast<uint8_t>(nameWire[i])) return false;
+    if (c != stored[i]) return false;
   }
   return true;
 }
 
-Name Index::Service::fromStoredWire(const std::string& wire) {
+uint32_t Index::storeName(const Name& n) {
+  const auto offset = static_cast<uint32_t>(names_.size());
+  names_.append(reinterpret_cast<const char*>(n.wire().data()), n.wireSize());
+  return offset;
+}
+
+Name Index::nameAt(uint32_t offset, uint8_t size) const {
   // Stored only from valid Names by buildIndex(), so this cannot fail.
-  return Name::fromWire({reinterpret_cast<const uint8_t*>(wire.data()), wire.size()}).value();
+  return Name::fromWire({reinterpret_cast<const uint8_t*>(names_.data()) + offset, size}).value();
 }
 
 bool Index::namespaceExists(std::string_view lowercaseNs) const {

@@ -137,12 +137,15 @@ class Index {
   enum class Kind : uint8_t { ClusterIP, Headless, ExternalName };
   struct Service {
     Kind kind = Kind::ClusterIP;
-    /// <svc>.<ns>.svc.<zone>, canonical, as uncompressed wire octets. Names are stored this compactly (~40
-    /// octets) rather than as a Name (256 octets inline): with thousands of Services that is most of the
-    /// index's memory, and the nodenet-dns budget is 15 MiB for 2,000 Services.
-    std::string nameWire;
-    /// ExternalName only: the target, canonical, as wire octets.
-    std::string externalNameWire;
+    /// <svc>.<ns>.svc.<zone>, canonical, as uncompressed wire octets at names_[nameOffset, +nameSize) (read it
+    /// with Index::serviceName()). Names live in one arena rather than as Names (256 octets inline each): with
+    /// thousands of Services that was most of the index's memory (nodenet-dns's budget is 15 MiB for 2,000
+    /// Services), and a lookup touches one contiguous string instead of a struct and a heap block.
+    uint32_t nameOffset = 0;
+    uint8_t nameSize = 0;
+    /// ExternalName only: the target, canonical, in the same arena (Index::externalName()).
+    uint8_t externalSize = 0;
+    uint32_t externalOffset = 0;
     std::vector<IpAddress> clusterIPs;
     std::vector<Port> ports;                    // the Service's own ports (ClusterIP answers)
     std::vector<std::vector<Port>> portGroups;  // distinct port lists of its slices
@@ -150,15 +153,6 @@ class Index {
     /// Every distinct endpoint address, sorted: the headless answer for the bare service name.
     std::vector<IpAddress> endpointAddrs;
 
-    /// The service's name as a Name.
-    Name name() const { return fromStoredWire(nameWire); }
-    /// ExternalName only: the CNAME target.
-    Name externalName() const { return fromStoredWire(externalNameWire); }
-    /// True when `n` (any case) is this service's name.
-    bool hasName(const Name& n) const;
-
-   private:
-    static Name fromStoredWire(const std::string& wire);
   };
   /// What a reverse name points at: a service (endpoint < 0: its ClusterIP) or one of its endpoints.
   struct PtrRef {
@@ -186,10 +180,20 @@ class Index {
   std::span<const PtrEntry> findPtr(const IpAddress& ip) const;
   /// The service a PtrRef names. Precondition: i came from this index.
   const Service& service(uint32_t i) const { return services_[i]; }
+  /// A service's name, <svc>.<ns>.svc.<zone> (canonical). Precondition: `s` belongs to this index.
+  Name serviceName(const Service& s) const { return nameAt(s.nameOffset, s.nameSize); }
+  /// An ExternalName service's target (canonical). Precondition: `s` belongs to this index and is one.
+  Name externalName(const Service& s) const { return nameAt(s.externalOffset, s.externalSize); }
 
  private:
   friend Result<IndexPtr> buildIndex(const Snapshot&, const Config&);
   void insertName(uint32_t hash, uint32_t serviceIndex);
+  // Appends a name's wire octets to names_; returns its offset.
+  uint32_t storeName(const Name& n);
+  Name nameAt(uint32_t offset, uint8_t size) const;
+  bool nameEquals(const Service& s, const Name& n) const;
+  /// The wire octets of every service name and ExternalName target, back to back.
+  std::string names_;
   Name zone_;
   size_t zoneLabels_ = 0;
   uint32_t ttl_ = kDefaultTtl;

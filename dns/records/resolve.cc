@@ -210,11 +210,11 @@ class Resolver {
 
   Name endpointName(const Index::Service& s, const Index::Endpoint& e) const {
     // buildIndex() checked that the label fits in front of the service name.
-    return detail::prependLabel(e.label, s.name()).value();
+    return detail::prependLabel(e.label, ix_.serviceName(s)).value();
   }
   Name ptrTarget(const Index::PtrRef& ref) const {
     const Index::Service& s = ix_.services_[ref.service];
-    return ref.endpoint < 0 ? s.name() : endpointName(s, s.endpoints[static_cast<size_t>(ref.endpoint)]);
+    return ref.endpoint < 0 ? ix_.serviceName(s) : endpointName(s, s.endpoints[static_cast<size_t>(ref.endpoint)]);
   }
 
   // parse.go's parseRequest, plus the reverse, apex, dns-version and ns.dns names.
@@ -345,7 +345,7 @@ class Resolver {
         break;
       case RRType::CNAME:
         for (const auto& h : hosts)
-          if (h.isName) add(makeNameRecord(qname, RRType::CNAME, ix_.ttl_, h.svc->externalName()));
+          if (h.isName) add(makeNameRecord(qname, RRType::CNAME, ix_.ttl_, ix_.externalName(*h.svc)));
         break;
       case RRType::SRV:
         answerSrv(qname, hosts);
@@ -362,7 +362,7 @@ class Resolver {
     std::vector<IpAddress> ips;
     for (const auto& h : hosts) {
       if (h.isName) {
-        const Name target = h.svc->externalName();
+        const Name target = ix_.externalName(*h.svc);
         if (!target.isSubdomainOf(ix_.zone_)) {
           add(makeNameRecord(owner, RRType::CNAME, ix_.ttl_, target));
           continue;
@@ -396,7 +396,7 @@ class Resolver {
     std::vector<IpAddress> ips;
     for (const auto& h : hosts) {
       if (h.isName) {
-        const Name next = h.svc->externalName();
+        const Name next = ix_.externalName(*h.svc);
         if (!next.isSubdomainOf(ix_.zone_)) {
           out.push_back(makeNameRecord(target, RRType::CNAME, ix_.ttl_, next));
           continue;
@@ -435,7 +435,7 @@ class Resolver {
       const Host& h = hosts[i];
       if (h.port < 0) continue;  // the sentinel of a port-less service or slice: no SRV (CoreDNS port -1)
       if (i > 0 && label(hosts[i - 1]) == label(h) && hosts[i - 1].port == h.port && !h.isName) continue;
-      const Name target = h.isName ? h.svc->externalName() : (h.ep ? endpointName(*h.svc, *h.ep) : h.svc->name());
+      const Name target = h.isName ? ix_.externalName(*h.svc) : (h.ep ? endpointName(*h.svc, *h.ep) : ix_.serviceName(*h.svc));
       add(makeSrv(owner, ix_.ttl_, 0, weight, static_cast<uint16_t>(h.port), target));
     }
     // Additional: addresses of the targets that have an SRV record (RFC 2782 "additional data").
@@ -446,7 +446,7 @@ class Resolver {
       for (size_t j = i; j-- > 0 && label(hosts[j]) == label(h);)
         if (hosts[j].ip == h.ip && hosts[j].port >= 0) seen = true;
       if (seen) continue;
-      const Name target = h.ep ? endpointName(*h.svc, *h.ep) : h.svc->name();
+      const Name target = h.ep ? endpointName(*h.svc, *h.ep) : ix_.serviceName(*h.svc);
       if (c_.add(Section::Additional, address(target, h.ip)) == AddResult::NoRoom) break;
     }
   }
