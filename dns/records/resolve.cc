@@ -209,8 +209,11 @@ class Resolver {
   }
 
   Name endpointName(const Index::Service& s, const Index::Endpoint& e) const {
+    return endpointName(ix_.serviceName(s), e);
+  }
+  static Name endpointName(const Name& serviceName, const Index::Endpoint& e) {
     // buildIndex() checked that the label fits in front of the service name.
-    return detail::prependLabel(e.label, ix_.serviceName(s)).value();
+    return detail::prependLabel(e.label, serviceName).value();
   }
   Name ptrTarget(const Index::PtrRef& ref) const {
     const Index::Service& s = ix_.services_[ref.service];
@@ -431,11 +434,13 @@ class Resolver {
     std::stable_sort(hosts.begin(), hosts.end(), [&](const Host& a, const Host& b) {
       return std::tuple(label(a), a.port, a.ip) < std::tuple(label(b), b.port, b.ip);
     });
+    // Every host of one request belongs to the same service (collect() takes r.svc): build its name once.
+    const Name svcName = hosts.empty() ? Name() : ix_.serviceName(*hosts.front().svc);
     for (size_t i = 0; i < hosts.size(); ++i) {
       const Host& h = hosts[i];
       if (h.port < 0) continue;  // the sentinel of a port-less service or slice: no SRV (CoreDNS port -1)
       if (i > 0 && label(hosts[i - 1]) == label(h) && hosts[i - 1].port == h.port && !h.isName) continue;
-      const Name target = h.isName ? ix_.externalName(*h.svc) : (h.ep ? endpointName(*h.svc, *h.ep) : ix_.serviceName(*h.svc));
+      const Name target = h.isName ? ix_.externalName(*h.svc) : (h.ep ? endpointName(svcName, *h.ep) : svcName);
       add(makeSrv(owner, ix_.ttl_, 0, weight, static_cast<uint16_t>(h.port), target));
     }
     // Additional: addresses of the targets that have an SRV record (RFC 2782 "additional data").
@@ -446,7 +451,7 @@ class Resolver {
       for (size_t j = i; j-- > 0 && label(hosts[j]) == label(h);)
         if (hosts[j].ip == h.ip && hosts[j].port >= 0) seen = true;
       if (seen) continue;
-      const Name target = h.ep ? endpointName(*h.svc, *h.ep) : ix_.serviceName(*h.svc);
+      const Name target = h.ep ? endpointName(svcName, *h.ep) : svcName;
       if (c_.add(Section::Additional, address(target, h.ip)) == AddResult::NoRoom) break;
     }
   }
