@@ -13,6 +13,7 @@
 //   default/stateful (headless, rewritten by the scale test, 10.244.50.x) and default/big (headless, 100
 //   endpoints 10.244.60.x).
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +75,22 @@ class EtcNetnsFile {
   std::string dir_, path_;
 };
 
+/// Removes /etc/netns/<prefix>* directories left by a killed run (their namespace is gone), and only those.
+void removeStaleEtcNetns(const std::string& prefix) {
+  DIR* d = ::opendir("/etc/netns");
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind(prefix, 0) == 0 && ::access(("/run/netns/" + name).c_str(), F_OK) != 0) stale.push_back(name);
+  }
+  ::closedir(d);
+  for (const auto& name : stale) {
+    ::unlink(("/etc/netns/" + name + "/resolv.conf").c_str());
+    ::rmdir(("/etc/netns/" + name).c_str());
+  }
+}
+
 class DnsIntegration : public NodeFixture {
  protected:
   std::string netnsPrefix() const override { return "nnt-dns-"; }
@@ -81,6 +98,7 @@ class DnsIntegration : public NodeFixture {
   void SetUp() override {
     NodeFixture::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
+    removeStaleEtcNetns(netnsPrefix());
     if (::access(ourBinary("nodenet-dns").c_str(), X_OK) != 0) GTEST_FAIL() << ourBinary("nodenet-dns") << " not built";
     if (!hasPlugins(ourCniPath(), {"bridge", "host-local", "loopback"})) GTEST_FAIL() << "our CNI plugins not built";
     if (!findExecutable("nsd", "/usr/sbin:/usr/bin").ok()) GTEST_SKIP() << "nsd not installed";
