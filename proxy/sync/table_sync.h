@@ -112,10 +112,6 @@ class TableSync {
   /// Records a committed plan as the applied state. Call only after kernel.commit(plan.tx) succeeded.
   void applied(TablePlan&& plan);
 
-  /// Forgets that anything was applied (the next plan must be full): after a failed commit, whose effect on
-  /// the kernel is nil but which may reveal drift.
-  void invalidate() { haveFull_ = false; }
-
   /// Chains and sets flushed and waiting for deletion by the next sync.
   const std::set<std::string>& pendingChains() const { return pendingChains_; }
   const std::set<std::string>& pendingSets() const { return pendingSets_; }
