@@ -1,17 +1,18 @@
 // nn-echo: the traffic tool of the proxy integration tests and the data-plane benchmark. One binary, several
 // modes, no dependencies, so it starts in ~1 ms inside any namespace:
 //
-//   nn-echo serve --name NAME [--tcp PORT]... [--udp PORT]...
+//   nn-echo serve --name NAME [--tcp PORT]... [--udp PORT]... [--sctp PORT]...
 //       TCP: a request starting with "GET " or "HEAD " gets an HTTP/1.0 answer whose body is one line
 //       "NAME peer=IP:PORT local=IP:PORT" (the peer is what the backend sees: masquerade checks read it), then
 //       the connection is closed. Anything else is line mode: every '\n'-terminated line gets "NAME\n" back
 //       (a long-lived session for the "established connections survive" checks).
-//       UDP: every datagram gets "NAME peer=IP:PORT" back. Single-threaded epoll; runs until killed.
+//       UDP: every datagram gets "NAME peer=IP:PORT" back. SCTP (one-to-one sockets): as TCP. Single-threaded
+//       epoll; runs until killed.
 //   nn-echo udp --to IP:PORT [--count N] [--timeout-ms T] [--interval-ms I] [--bind-port P]
 //       Sends N datagrams from one socket (one conntrack flow), prints each answer ("-" when none came within T),
 //       exits 0 only when every datagram was answered.
-//   nn-echo session --to IP:PORT --count N --interval-ms I [--timeout-ms T]
-//       One TCP connection; N lines, one every I ms; every line must be answered within T. Prints
+//   nn-echo session --to IP:PORT --count N --interval-ms I [--timeout-ms T] [--sctp]
+//       One TCP (--sctp: SCTP) connection; N lines, one every I ms; every line must be answered within T. Prints
 //       "ok N NAME" and exits 0, or names the failure and exits 1.
 //   nn-echo http-loop --to IP:PORT [--count N] [--duration-ms D] [--timeout-ms T] [--stop-file F] [--stats]
 //       New connections back to back (connect, GET, read the answer, close) until N are done, D has passed or F
@@ -53,7 +54,7 @@ using Clock = std::chrono::steady_clock;
 struct Args {
   std::string mode;
   std::string name = "nn-echo";
-  std::vector<int> tcpPorts, udpPorts;
+  std::vector<int> tcpPorts, udpPorts, sctpPorts;
   std::string to;
   int count = 1;
   int timeoutMs = 1000;
@@ -62,6 +63,7 @@ struct Args {
   int bindPort = 0;
   std::string stopFile;
   bool stats = false;
+  bool sctp = false;
 };
 
 Args parseArgs(int argc, char** argv) {
@@ -84,6 +86,8 @@ Args parseArgs(int argc, char** argv) {
     if (k == "--name") a.name = val();
     else if (k == "--tcp") a.tcpPorts.push_back(num());
     else if (k == "--udp") a.udpPorts.push_back(num());
+    else if (k == "--sctp" && a.mode == "serve") a.sctpPorts.push_back(num());
+    else if (k == "--sctp") a.sctp = true;
     else if (k == "--to") a.to = val();
     else if (k == "--count") a.count = num();
     else if (k == "--timeout-ms") a.timeoutMs = num();
@@ -134,19 +138,24 @@ struct Conn {
 };
 
 int serve(const Args& a) {
-  if (a.tcpPorts.empty() && a.udpPorts.empty()) die("serve needs --tcp or --udp");
+  if (a.tcpPorts.empty() && a.udpPorts.empty() && a.sctpPorts.empty()) die("serve needs --tcp, --udp or --sctp");
   ::signal(SIGPIPE, SIG_IGN);
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
-  std::unordered_map<int, int> listeners;  // fd -> 1 tcp listener, 2 udp
-  for (int p : a.tcpPorts) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  std::unordered_map<int, int> listeners;  // fd -> 1 stream listener (TCP or SCTP), 2 udp
+  std::vector<std::pair<int, int>> streamPorts;  // (port, protocol)
+  for (int p : a.tcpPorts) streamPorts.push_back({p, IPPROTO_TCP});
+  for (int p : a.sctpPorts) streamPorts.push_back({p, IPPROTO_SCTP});
+  for (auto [p, proto] : streamPorts) {
+    const char* what = proto == IPPROTO_TCP ? "tcp" : "sctp";
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, proto);
+    if (fd < 0) die(std::string(what) + " socket: " + std::strerror(errno));
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(static_cast<uint16_t>(p));
     if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 4096) != 0)
-      die("tcp port " + std::to_string(p) + ": " + std::strerror(errno));
+      die(std::string(what) + " port " + std::to_string(p) + ": " + std::strerror(errno));
     listeners[fd] = 1;
   }
   for (int p : a.udpPorts) {
@@ -332,9 +341,13 @@ int udpClient(const Args& a) {
 
 int session(const Args& a) {
   sockaddr_in to = parseAddr(a.to);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, a.sctp ? IPPROTO_SCTP : IPPROTO_TCP);
+  if (fd < 0) {
+    std::printf("socket failed: %s\n", std::strerror(errno));
+    return 1;
+  }
   int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!a.sctp) ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
     std::printf("connect failed: %s\n", std::strerror(errno));
     return 1;
