@@ -91,21 +91,26 @@ class Proxier::Impl {
   }
 
   Status prepare() {
-    if (prepared_) return okStatus();
-    NN_TRY(validate());
-    if (config_.ipv4) tables_.push_back(std::make_unique<TableSync>(*config_.ipv4));
-    if (config_.ipv6) tables_.push_back(std::make_unique<TableSync>(*config_.ipv6));
-    subscription_ = cache_.subscribe(
-        [this](const kube::Event& e) {
-          if (tracker_.record(e)) {
-            if (observer_) observer_->onSyncQueued();
-            if (running_) runner_.run();
-          }
-        },
-        filter_);
-    subscribed_ = true;
-    tracker_.reset(cache_, filter_);
-    prepared_ = true;
+    if (!prepared_) {
+      NN_TRY(validate());
+      if (config_.ipv4) tables_.push_back(std::make_unique<TableSync>(*config_.ipv4));
+      if (config_.ipv6) tables_.push_back(std::make_unique<TableSync>(*config_.ipv6));
+      prepared_ = true;
+    }
+    if (!subscribed_) {
+      subscription_ = cache_.subscribe(
+          [this](const kube::Event& e) {
+            if (tracker_.record(e)) {
+              if (observer_) observer_->onSyncQueued();
+              if (running_) runner_.run();
+            }
+          },
+          filter_);
+      subscribed_ = true;
+      // Index what the cache already holds; anything missed while unsubscribed is covered by a full sync.
+      tracker_.reset(cache_, filter_);
+      needFull_ = true;
+    }
     return okStatus();
   }
 
@@ -114,6 +119,7 @@ class Proxier::Impl {
     NN_TRY(prepare());
     running_ = true;
     runner_.start();
+    runner_.run();  // a restart syncs at once (minSyncPeriod permitting), not at the next periodic run
     return okStatus();
   }
 
@@ -308,9 +314,10 @@ class Proxier::Impl {
     std::map<std::string, std::pair<uint16_t, size_t>> h;
     for (const auto& t : tables_)
       for (const auto& [key, v] : t->healthChecks()) {
+        // A dual-stack Service's pods are counted once per family: report the larger count, not the sum.
         auto& slot = h[key];
         slot.first = v.first;
-        slot.second += v.second;
+        slot.second = std::max(slot.second, v.second);
       }
     std::lock_guard lock(healthMu_);
     health_ = std::move(h);

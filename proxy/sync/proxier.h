@@ -79,7 +79,8 @@ class Proxier {
 
   /// Validates the config, subscribes to the cache (kube::proxyFilter()) and starts the runner thread. The first
   /// sync (full) runs once the cache reports allSynced(). Error: an invalid config (no family, a family mismatch)
-  /// or start() called twice.
+  /// or start() while running. start() after stop() resumes with a full sync (changes made meanwhile were not
+  /// tracked).
   Status start();
   /// Stops the runner thread and unsubscribes; waits for a sync in progress. LEAVES the rules in place, so
   /// established and new connections keep working while the proxy is down. Idempotent.

@@ -206,6 +206,21 @@ TEST(ProxierRunnerTest, FirstSyncWaitsForCachesThenFollowsChangesAndRetriesFailu
   clock.advance(10s);
   std::this_thread::sleep_for(20ms);
   EXPECT_NE(fake.dumpTable(nft::Family::Ip, "nodenet").find("172.30.0.41"), std::string::npos);
+
+  // Started again: what happened while stopped is synced (full), and new changes are followed again.
+  size_t before = obs.count();
+  ASSERT_TRUE(proxier.start().ok());
+  ASSERT_TRUE(eventually([&] { return obs.count() > before; }));
+  EXPECT_TRUE(obs.last().full);
+  EXPECT_EQ(fake.dumpTable(nft::Family::Ip, "nodenet").find("172.30.0.41"), std::string::npos);
+  before = obs.count();
+  cache.apply(kube::Event::added(service("ns1", "svc9", {"172.30.0.49"}, {port("http", 80)})));
+  for (int i = 0; i < 5 && obs.count() == before; ++i) {
+    clock.advance(1s);
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(eventually([&] { return fake.dumpTable(nft::Family::Ip, "nodenet").find("172.30.0.49") != std::string::npos; }));
+  proxier.stop();
 }
 
 }  // namespace
