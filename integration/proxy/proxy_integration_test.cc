@@ -406,7 +406,12 @@ TEST_F(ProxyIntegrationTest, ExternalTrafficPolicyLocalAndHealthCheckNodePort) {
   EXPECT_TRUE(ProxyEnv::eventually([&] { return (body = health(&code)), code == 503; }, kConverge));
   EXPECT_EQ(code, 503);
   EXPECT_EQ(body.value("localEndpoints", -1), 0) << body.dump();
-  EXPECT_EQ(get(pe_->external(), url, 1.0), "");
+  // The health server and the rules are updated by different steps: wait for the rules too (bounded).
+  std::string last;
+  EXPECT_TRUE(ProxyEnv::eventually([&] { return (last = get(pe_->external(), url, 0.5)).empty(); }, kConverge))
+      << "still answered by " << last;
+  auto dropped = pe_->curl(pe_->external(), url, 1.0);
+  EXPECT_EQ(dropped.exitCode, 28) << "eTP Local without local endpoints drops (a timeout), got: " << dropped.err;
 }
 
 TEST_F(ProxyIntegrationTest, InternalTrafficPolicyLocal) {
@@ -652,11 +657,20 @@ TEST_F(ProxyIntegrationTest, ApiServerStoppedAndRestarted) {
   upsertService(makeService("web", "10.96.0.29", kHttp));
   upsertSlice(makeSlice("web", "web-1", {{b1->ip}}, kHttp));
   ASSERT_EQ(waitAnswer(c->pod->ns, "http://10.96.0.29/"), "b1");
+  const size_t logBefore = pe_->daemon()->log().size();
   pe_->stopApiServer();
   // A change made while the API server is down cannot arrive; the rules stay and keep serving.
   upsertService(makeService("later", "10.96.0.30", kHttp));
   upsertSlice(makeSlice("later", "later-1", {{b2->ip}}, kHttp));
-  std::this_thread::sleep_for(3s);
+  // The daemon has noticed the outage and failed to reach the server again (not a fixed sleep).
+  std::string outage;
+  EXPECT_TRUE(ProxyEnv::eventually(
+      [&] {
+        outage = pe_->daemon()->log().substr(logBefore);
+        return outage.find("Connection refused") != std::string::npos;
+      },
+      kConverge, 50ms))
+      << "no failed reconnect in the daemon's log:\n" << outage;
   EXPECT_TRUE(pe_->daemon()->running()) << "the daemon must survive a lost API server";
   EXPECT_EQ(spread(c->pod->ns, "http://10.96.0.29/", 5), (std::map<std::string, int>{{"b1", 5}}));
   NN_ASSERT_OK(pe_->restartApiServer());
