@@ -404,6 +404,17 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
     for (const auto& [key, st] : services_)
       if (!seen.contains(key)) conntrackDiff(st.get(), nullptr, config_.family, plan.conntrack);
     dedupe(plan.conntrack);
+  } else {
+    // The first sync after start: flows sent before the rules existed were routed, not DNATed; their replies
+    // come from the service IP itself, and every later datagram of the flow follows that entry. Once the port
+    // has endpoints such a flow can only be wrong (kube-proxy's cleanup deletes it too: its reply source is no
+    // endpoint). Flows DNATed by an earlier run are kept.
+    for (const auto& [key, st] : plan.services)
+      for (const auto& p : st->rules.ports) {
+        if (p.protocol != L4Proto::UDP || p.endpoints.empty()) continue;
+        for (const IpAddress& ip : p.serviceIPs) plan.conntrack.push_back({ip, p.port, ip, config_.family});
+      }
+    dedupe(plan.conntrack);
   }
   timer.mark("conntrack");
   return plan;
