@@ -613,6 +613,29 @@ TEST_F(ProxyIntegrationTest, UdpFlowRejectedAfterServiceScaledToZero) {
       << "last answer: " << last;
 }
 
+/// The daemon starts in the test body (after objects and traffic exist).
+class ProxyLateStartTest : public ProxyIntegrationTest {
+ protected:
+  ProxyLateStartTest() { startProxyInSetUp_ = false; }
+};
+
+TEST_F(ProxyLateStartTest, UdpFlowSentBeforeTheProxyStartedIsAnsweredOnceProgrammed) {
+  REQUIRE_DAEMON();  // conntrack cleanup is the daemon's (proxy/sync)
+  Backend* b1 = add("b1");
+  Backend* c = client();
+  ASSERT_TRUE(b1 && c);
+  upsertService(makeService("early", "10.96.0.42", kUdp));
+  upsertSlice(makeSlice("early", "early-1", {{b1->ip}}, kUdp));
+  // No rules yet: the datagrams are routed (not DNATed) and leave a conntrack entry without NAT for the flow,
+  // which every later datagram of the flow follows (kube-proxy deletes such flows after its syncs).
+  EXPECT_EQ(udpRaw(c->pod->ns, "10.96.0.42:53", 40055), "-");
+  NN_ASSERT_OK(pe_->startProxy());
+  std::string last;
+  EXPECT_TRUE(ProxyEnv::eventually(
+      [&] { return (last = udpRaw(c->pod->ns, "10.96.0.42:53", 40055)).rfind("b1 ", 0) == 0; }, kConverge, 200ms))
+      << "the flow started before the first sync is still not DNATed; last answer: " << last;
+}
+
 TEST_F(ProxyIntegrationTest, NodePortWithoutEndpointsIsRejectedFromOutside) {
   Backend* b1 = add("b1");
   ASSERT_TRUE(b1);
