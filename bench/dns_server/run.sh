@@ -11,6 +11,8 @@
 #   - nsd          127.0.0.1:5300  server-count 1, rrl-ratelimit 0, pinned to the same CPU
 #   - dnsperf      pinned to --client-cpu (default 1), UDP, query mix from the plan: 35% headless A,
 #                  35% ClusterIP A, 20% SRV, 10% NXDOMAIN
+# Server CPU: utime+stime of the server process per run; "answers per server CPU-second" = qps / CPU share is
+# the server's cost per answer, robust when dnsperf (one core) rather than the server is the bottleneck.
 # Throughput: dnsperf with 4 clients and --outstanding queries in flight (-q, default 100 as dnsperf's) for
 # --duration seconds per server, alternating NSD / nodenet-dns for --rounds rounds; the best round of each counts
 # (the machine is shared). A larger -q bursts past a kernel-default socket receive buffer (see README).
@@ -54,7 +56,7 @@ while [ $# -gt 0 ]; do
     --no-rt) rt=0; shift ;;
     --json) json=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "dns_server/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -174,21 +176,35 @@ udp_drops() {  # the namespace's UDP RcvbufErrors+SndbufErrors (kernel drops: ov
   inns awk '/^Udp:/ {if (!h) {for (i=1;i<=NF;i++) n[$i]=i; h=1} else print $n["RcvbufErrors"], $n["SndbufErrors"]}' /proc/net/snmp
 }
 
-perf() {  # port, extra args...; prints "qps lost"
+cpu_ticks() {  # pid -> utime+stime of all its threads, in clock ticks (comm may hold spaces: "(nsd: server 1)")
+  sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | awk '{print $12 + $13}'
+}
+
+perf() {  # port, extra args...; prints "qps lost cpu%"
   local port=$1; shift
+  local pid=$ours_pid
+  [ "$port" = 5300 ] && pid=$nsd_server
+  local c0 t0 c1 t1
+  c0=$(cpu_ticks "$pid"); t0=$(date +%s%N)
   read -r rb0 sb0 < <(udp_drops)
   inns taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$duration" \
     -c 4 -q "$outstanding" -t 2 "$@" >"$work/perf.out" 2>&1 || true
   read -r rb1 sb1 < <(udp_drops)
-  echo "  port $port: kernel UDP drops during the run: receive buffer $((rb1 - rb0)), send buffer $((sb1 - sb0))" >&2
-  awk '/Queries per second:/ {q=$4} /Queries lost:/ {l=$3} END {print q+0, l+0}' "$work/perf.out"
+  c1=$(cpu_ticks "$pid"); t1=$(date +%s%N)
+  # Server CPU use during the run: near 100% means the server is the bottleneck, well below means dnsperf is.
+  local cpu
+  cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v ns="$((t1 - t0))" 'BEGIN {printf "%.0f", 100 * c / hz / (ns / 1e9)}')
+  echo "  port $port: server CPU ${cpu}% of one core; kernel UDP drops: receive buffer $((rb1 - rb0)), send buffer $((sb1 - sb0))" >&2
+  awk -v cpu="$cpu" '/Queries per second:/ {q=$4} /Queries lost:/ {l=$3} END {print q+0, l+0, cpu+0}' "$work/perf.out"
 }
 
-best_nsd=0; best_ours=0; lost_nsd=0; lost_ours=0
+best_nsd=0; best_ours=0; lost_nsd=0; lost_ours=0; eff_nsd=0; eff_ours=0
 for r in $(seq "$rounds"); do
-  read -r q l < <(perf 5300); echo "round $r NSD:         $q qps (lost $l)"
+  read -r q l c < <(perf 5300); echo "round $r NSD:         $q qps (lost $l, server CPU $c%)"
+  eff_nsd=$(awk -v a="$eff_nsd" -v q="$q" -v c="$c" 'BEGIN {e = (c > 0 ? q * 100 / c : 0); print (e > a ? e : a)}')
   best_nsd=$(awk -v a="$best_nsd" -v b="$q" 'BEGIN {print (b > a ? b : a)}'); lost_nsd=$((lost_nsd + l))
-  read -r q l < <(perf 5301); echo "round $r nodenet-dns: $q qps (lost $l)"
+  read -r q l c < <(perf 5301); echo "round $r nodenet-dns: $q qps (lost $l, server CPU $c%)"
+  eff_ours=$(awk -v a="$eff_ours" -v q="$q" -v c="$c" 'BEGIN {e = (c > 0 ? q * 100 / c : 0); print (e > a ? e : a)}')
   best_ours=$(awk -v a="$best_ours" -v b="$q" 'BEGIN {print (b > a ? b : a)}'); lost_ours=$((lost_ours + l))
 done
 
@@ -212,9 +228,11 @@ if [ "$by_type" = 1 ]; then
   grep -E ' SRV$' "$work/queries.txt" >"$work/q-srv.txt" || true
   grep -E '^missing-' "$work/queries.txt" >"$work/q-nxdomain.txt" || true
   for t in headless-a clusterip-a srv nxdomain; do
-    read -r qn ln < <(perf 5300 -d "$work/q-$t.txt" 2>/dev/null)
-    read -r qo lo < <(perf 5301 -d "$work/q-$t.txt" 2>/dev/null)
-    echo "by type $t: NSD $qn qps (lost $ln), nodenet-dns $qo qps (lost $lo), ratio $(awk -v a="$qo" -v b="$qn" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+    read -r qn ln cn < <(perf 5300 -d "$work/q-$t.txt" 2>/dev/null)
+    read -r qo lo co < <(perf 5301 -d "$work/q-$t.txt" 2>/dev/null)
+    echo "by type $t: NSD $qn qps (lost $ln, CPU $cn%), nodenet-dns $qo qps (lost $lo, CPU $co%)," \
+      "answers per CPU-second ratio $(awk -v a="$qo" -v ca="$co" -v b="$qn" -v cb="$cn" \
+        'BEGIN {printf "%.2f", (b > 0 && ca > 0 && cb > 0 ? (a / ca) / (b / cb) : 0)}')"
   done
 fi
 
@@ -268,6 +286,8 @@ echo "|---|---|---|"
 echo "| qps (best of $rounds x ${duration}s, 1 core) | $best_ours | $best_nsd |"
 echo "| ratio ours/NSD | $ratio | 1 |"
 echo "| queries lost (timeouts, all rounds) | $lost_ours | $lost_nsd |"
+printf '| answers per server CPU-second (best round) | %.0f | %.0f |\n' "$eff_ours" "$eff_nsd"
+echo "| efficiency ratio ours/NSD | $(awk -v a="$eff_ours" -v b="$eff_nsd" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}') | 1 |"
 echo "| latency at $rate qps: p50 / p99 / p99.9 (ms, best round$([ "$rt" = 1 ] && echo ", SCHED_FIFO")) | $o50 / $o99 / $o999 | $n50 / $n99 / $n999 |"
 echo "| responses measured for latency | $on | $nn |"
 echo "| VmHWM (MiB) | $ours_hwm | $nsd_hwm (serving child) |"
