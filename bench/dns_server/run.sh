@@ -299,8 +299,11 @@ echo "targets: ratio >= 1.05 -> $(awk -v r="$ratio" 'BEGIN {print (r >= 1.05 ? "
 
 if [ -n "$json" ]; then
   cat >"$json" <<EOF
-{"nodenet_dns": {"qps": $best_ours, "p50_ms": "$o50", "p99_ms": "$o99", "p999_ms": "$o999", "vmhwm_mib": $ours_hwm},
- "nsd": {"qps": $best_nsd, "p50_ms": "$n50", "p99_ms": "$n99", "p999_ms": "$n999", "vmhwm_mib": "$nsd_hwm"},
- "ratio": $ratio, "rate": $rate, "duration_s": $duration, "rounds": $rounds}
+{"nodenet_dns": {"qps": $best_ours, "answers_per_cpu_s": $eff_ours, "p50_ms": ${o50/nan/null}, "p99_ms": ${o99/nan/null},
+                 "p999_ms": ${o999/nan/null}, "vmhwm_mib": $ours_hwm, "lost": $lost_ours},
+ "nsd": {"qps": $best_nsd, "answers_per_cpu_s": $eff_nsd, "p50_ms": ${n50/nan/null}, "p99_ms": ${n99/nan/null}, "p999_ms": ${n999/nan/null},
+         "vmhwm_mib": $nsd_hwm, "lost": $lost_nsd},
+ "ratio": $ratio, "rate": $rate, "duration_s": $duration, "rounds": $rounds, "sched_fifo": $rt,
+ "churn": "$churn_line"}
 EOF
 fi
