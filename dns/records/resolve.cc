@@ -354,7 +354,15 @@ class Resolver {
         answerSrv(qname, hosts);
         break;
       default:
-        break;  // NODATA: the name exists
+        // An ExternalName pointing out of the zone answers its CNAME for every type (RFC 1034 3.6.2; CoreDNS
+        // does for TXT), so the client chases the target. In-zone targets have only A/AAAA/SRV records, so
+        // other types are NODATA without the CNAME, as CoreDNS leaves them (integration/dns lists it).
+        for (const auto& h : hosts)
+          if (h.isName) {
+            const Name target = ix_.externalName(*h.svc);
+            if (!target.isSubdomainOf(ix_.zone_)) add(makeNameRecord(qname, RRType::CNAME, ix_.ttl_, target));
+          }
+        break;  // otherwise NODATA: the name exists
     }
     return true;
   }

@@ -424,7 +424,11 @@ TEST_F(RecordsTest, ExternalNameIsCnameNotChasedOutOfZone) {
               ElementsAre("ext.prod.svc.cluster.local. 5 SRV 0 100 0 example.com."));
   EXPECT_THAT(ask("_http._tcp.ext.prod.svc.cluster.local", RRType::A).answer,
               ElementsAre("_http._tcp.ext.prod.svc.cluster.local. 5 CNAME example.com."));
-  expectNoData("ext.prod.svc.cluster.local", RRType::TXT);
+  // Every other type gets the CNAME too (RFC 1034 3.6.2): the client asks example.com itself.
+  EXPECT_THAT(ask("ext.prod.svc.cluster.local", RRType::TXT).answer,
+              ElementsAre("ext.prod.svc.cluster.local. 5 CNAME example.com."));
+  EXPECT_THAT(ask("ext.prod.svc.cluster.local", RRType::MX).answer,
+              ElementsAre("ext.prod.svc.cluster.local. 5 CNAME example.com."));
 }
 
 TEST_F(RecordsTest, ExternalNameInZoneIsChased) {
@@ -433,6 +437,7 @@ TEST_F(RecordsTest, ExternalNameInZoneIsChased) {
                           "web.default.svc.cluster.local. 5 A 10.96.0.10"));
   // The target has no AAAA: CoreDNS then drops the CNAME too, leaving NODATA.
   expectNoData("alias.prod.svc.cluster.local", RRType::AAAA);
+  expectNoData("alias.prod.svc.cluster.local", RRType::TXT);
 }
 
 // --- Schema version, pods, apex ---
