@@ -1,5 +1,7 @@
 #include "proxy/daemon/conntrack_cleaner.h"
 
+#include "base/strings.h"
+
 namespace nodenet::proxy::daemon {
 
 conntrack::FlowFilter NetlinkConntrackCleaner::toFlowFilter(const sync::UdpFlowFilter& filter) {
@@ -15,6 +17,15 @@ conntrack::FlowFilter NetlinkConntrackCleaner::toFlowFilter(const sync::UdpFlowF
 Result<size_t> NetlinkConntrackCleaner::deleteUdpFlows(const sync::UdpFlowFilter& filter) {
   auto n = ct_->deleteFlows(toFlowFilter(filter));
   if (!n.ok()) return n.error().context("delete conntrack flows " + filter.toString());
+  return n;
+}
+
+Result<size_t> NetlinkConntrackCleaner::deleteUdpFlowsBatch(const std::vector<sync::UdpFlowFilter>& filters) {
+  std::vector<conntrack::FlowFilter> fs;
+  fs.reserve(filters.size());
+  for (const auto& f : filters) fs.push_back(toFlowFilter(f));
+  auto n = ct_->deleteFlows(fs);
+  if (!n.ok()) return n.error().context(strCat("delete conntrack flows (", filters.size(), " filters)"));
   return n;
 }
 

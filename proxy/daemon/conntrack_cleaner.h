@@ -15,6 +15,8 @@ class NetlinkConntrackCleaner final : public sync::ConntrackCleaner {
   /// UDP flows of filter.family to origDst:origDstPort (any local address for NodePorts) whose reply comes
   /// from replySrc, when set.
   Result<size_t> deleteUdpFlows(const sync::UdpFlowFilter& filter) override;
+  /// All filters against one read of the UDP conntrack table per family.
+  Result<size_t> deleteUdpFlowsBatch(const std::vector<sync::UdpFlowFilter>& filters) override;
 
   /// The conntrack filter a sync filter stands for (pure; tested).
   static conntrack::FlowFilter toFlowFilter(const sync::UdpFlowFilter& filter);

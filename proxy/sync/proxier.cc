@@ -274,14 +274,14 @@ class Proxier::Impl {
 
     // Stale UDP flows: only after the new rules are in (a new packet of the flow must meet them). Failures are
     // logged, not fatal: the flows time out eventually, as in kube-proxy.
-    if (conntrack_)
-      for (const UdpFlowFilter& f : conntrack) {
-        auto n = conntrack_->deleteUdpFlows(f);
-        if (!n.ok())
-          NN_LOG(Warning) << "deleting stale conntrack flows " << f.toString() << ": " << n.error().message();
-        else
-          NN_VLOG(4) << "deleted " << *n << " stale conntrack flows " << f.toString();
-      }
+    if (conntrack_ && !conntrack.empty()) {
+      auto n = conntrack_->deleteUdpFlowsBatch(conntrack);
+      if (!n.ok())
+        NN_LOG(Warning) << "deleting stale conntrack flows (" << conntrack.size() << " filters, first "
+                        << conntrack.front().toString() << "): " << n.error().message();
+      else
+        NN_VLOG(4) << "deleted " << *n << " stale conntrack flows matching " << conntrack.size() << " filters";
+    }
 
     updateHealth();
     const auto t1 = std::chrono::steady_clock::now();
