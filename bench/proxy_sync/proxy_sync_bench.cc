@@ -343,7 +343,17 @@ int main(int argc, char** argv) {
   std::vector<uint32_t> sizes{1000, 10000, 50000};
   if (argc > 1) {
     sizes.clear();
-    for (int i = 1; i < argc; ++i) sizes.push_back(static_cast<uint32_t>(std::stoul(argv[i])));
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      const bool number = !arg.empty() && arg.size() <= 7 && arg.find_first_not_of("0123456789") == std::string::npos;
+      if (!number || std::stoul(arg) == 0) {
+        std::fprintf(stderr,
+                     "usage: proxy_sync_bench [SERVICES ...]   (default 1000 10000 50000; each 1-9999999)\n%s",
+                     arg == "-h" || arg == "--help" ? "" : ("proxy_sync_bench: not a Service count: " + arg + "\n").c_str());
+        return arg == "-h" || arg == "--help" ? 0 : 2;
+      }
+      sizes.push_back(static_cast<uint32_t>(std::stoul(arg)));
+    }
   }
   auto tmp = nn::itest::TempDir::create("nnb-psync-");
   if (!tmp.ok()) {
