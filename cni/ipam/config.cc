@@ -1,8 +1,7 @@
 #include "cni/ipam/config.h"
 
-#include <fstream>
-#include <sstream>
 
+#include "base/file.h"
 #include "base/strings.h"
 #include "cni/skel/args.h"
 #include "cni/skel/version.h"
@@ -190,11 +189,8 @@ Dns parseResolvConfText(std::string_view text) {
 }
 
 nodenet::Result<Dns> parseResolvConf(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return nodenet::Error::fromErrno(errno, strCat("open ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parseResolvConfText(ss.str());
+  NN_ASSIGN_OR_RETURN(std::string text, nodenet::readFile(path));
+  return parseResolvConfText(text);
 }
 
 }  // namespace nodenet::cni::ipam

@@ -1,9 +1,10 @@
 #include "dns/server/address.h"
 
+#include "base/file.h"
+#include "base/strings.h"
+
 #include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
 namespace nodenet::dns::server {
 
@@ -111,11 +112,9 @@ std::vector<SocketAddress> parseResolvConf(std::string_view text) {
 }
 
 Result<std::vector<SocketAddress>> readResolvConf(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Error::fromErrno(errno, "reading resolv.conf " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parseResolvConf(ss.str());
+  auto text = readFile(path);
+  if (!text.ok()) return Error(strCat("reading resolv.conf: ", text.error().message()), text.error().sysErrno());
+  return parseResolvConf(*text);
 }
 
 }  // namespace nodenet::dns::server

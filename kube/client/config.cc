@@ -5,9 +5,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -15,14 +14,6 @@ namespace nodenet::kube {
 
 namespace {
 
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::fromErrno(errno, "open " + path);
-  std::ostringstream os;
-  os << in.rdbuf();
-  if (in.bad()) return Error::fromErrno(errno, "read " + path);
-  return os.str();
-}
 
 std::string resolve(const std::string& baseDir, const std::string& path) {
   if (path.empty() || path[0] == '/' || baseDir.empty()) return path;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -29,31 +30,6 @@ constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | I
 
 constexpr ObjectKind kKinds[] = {ObjectKind::Service, ObjectKind::EndpointSlice, ObjectKind::Node};
 
-// Reads a whole regular file. ENOENT is returned as an error with that errno so the caller can forget the file.
-Result<std::string> readFile(const std::string& path, size_t maxBytes) {
-  // O_NONBLOCK: a FIFO swapped in after stat() must not hang the watch thread.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Error::fromErrno(errno, "open " + path);
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Error::fromErrno(err, "read " + path);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > maxBytes) {
-      ::close(fd);
-      return Error(strCat(path, ": larger than ", maxBytes, " bytes"));
-    }
-  }
-  ::close(fd);
-  return out;
-}
 
 }  // namespace
 

@@ -5,8 +5,8 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "base/file.h"
 
 namespace nodenet::proxy::daemon {
 
@@ -36,11 +36,8 @@ bool ConfigWatch::changed() {
     any = true;
   }
   if (!any) return false;
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) return true;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str() != loaded_;
+  auto text = readFile(path_);
+  return !text.ok() || *text != loaded_;
 }
 
 }  // namespace nodenet::proxy::daemon

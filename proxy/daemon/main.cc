@@ -14,13 +14,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <thread>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "kube/cache/cache.h"
@@ -46,14 +45,6 @@ constexpr auto kInitialSyncWait = 10s;
 // The main loop's tick: how quickly a finished sync reaches the healthCheckNodePort listeners.
 constexpr auto kTick = 100ms;
 
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::fromErrno(errno, "open " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Error::fromErrno(errno, "read " + path);
-  return ss.str();
-}
 
 std::string hostname() {
   char buf[256] = {};
