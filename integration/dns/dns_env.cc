@@ -67,115 +67,6 @@ bool Rr::operator==(const Rr& o) const {
 }
 std::string Rr::toString() const { return strCat(owner, " ", ttl, " ", type, " ", rdata); }
 
-Result<Daemon> Daemon::start(const std::vector<std::string>& argvIn, const std::string& netns,
-                             const std::string& logPath, bool viaIpNetnsExec) {
-  std::vector<std::string> argv = argvIn;
-  if (viaIpNetnsExec && !argv.empty()) {
-    // ip(8) execs the program after setns and after bind-mounting /etc/netns/<name>/* over /etc: the PID stays.
-    auto ip = findExecutable("ip", "/usr/sbin:/usr/bin:/sbin:/bin");
-    if (!ip.ok()) return ip.error();
-    argv.insert(argv.begin(), {*ip, "netns", "exec", netns});
-  }
-  if (argv.empty() || argv[0].find('/') == std::string::npos) return Error("Daemon::start: argv[0] must be a path");
-  if (::access(argv[0].c_str(), X_OK) != 0) return Error::fromErrno(errno, argv[0]);
-  std::string nsPath = netns.find('/') == std::string::npos ? "/run/netns/" + netns : netns;
-  int nsFd = ::open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
-  if (nsFd < 0) return Error::fromErrno(errno, nsPath);
-  int logFd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (logFd < 0) {
-    int e = errno;
-    ::close(nsFd);
-    return Error::fromErrno(e, logPath);
-  }
-  // Everything the child needs is built before fork: it only calls async-signal-safe functions.
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int e = errno;
-    ::close(nsFd);
-    ::close(logFd);
-    return Error::fromErrno(e, "fork");
-  }
-  if (pid == 0) {
-    if (!viaIpNetnsExec && ::setns(nsFd, CLONE_NEWNET) != 0) ::_exit(126);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(logFd, 1);
-    ::dup2(logFd, 2);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  ::close(nsFd);
-  ::close(logFd);
-  Daemon d;
-  d.pid_ = pid;
-  d.logPath_ = logPath;
-  return d;
-}
-
-Daemon::Daemon(Daemon&& o) noexcept
-    : pid_(std::exchange(o.pid_, -1)), status_(o.status_), logPath_(std::move(o.logPath_)) {}
-
-Daemon& Daemon::operator=(Daemon&& o) noexcept {
-  if (this != &o) {
-    stop();
-    pid_ = std::exchange(o.pid_, -1);
-    status_ = o.status_;
-    logPath_ = std::move(o.logPath_);
-  }
-  return *this;
-}
-
-Daemon::~Daemon() { stop(); }
-
-bool Daemon::running() {
-  if (pid_ < 0) return false;
-  int st = 0;
-  pid_t r = ::waitpid(pid_, &st, WNOHANG);
-  if (r == pid_) {
-    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    pid_ = -1;
-    return false;
-  }
-  return true;
-}
-
-int Daemon::stop() {
-  if (!running()) return status_;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 300; ++i) {
-    if (!running()) return status_;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ::kill(pid_, SIGKILL);
-  int st = 0;
-  ::waitpid(pid_, &st, 0);
-  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  pid_ = -1;
-  return status_;
-}
-
-std::string Daemon::log(size_t maxBytes) const {
-  std::ifstream f(logPath_, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return s.size() > maxBytes ? s.substr(s.size() - maxBytes) : s;
-}
-
-std::pair<long, long> Daemon::memoryKib() const {
-  std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
-  long hwm = 0, rss = 0;
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) hwm = std::strtol(line.c_str() + 6, nullptr, 10);
-    if (line.rfind("VmRSS:", 0) == 0) rss = std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  return {hwm, rss};
-}
-
 std::vector<DigReply> parseDigOutput(const std::string& out, size_t expected) {
   std::vector<DigReply> replies;
   std::istringstream in(out);
@@ -385,7 +276,7 @@ Result<Daemon> startNsd(const TestNetns& ns, const std::string& dir, const std::
   if (!err.empty()) return Error(err);
   auto nsd = findExecutable("nsd", "/usr/sbin:/usr/bin:/sbin:/bin");
   if (!nsd.ok()) return nsd.error();
-  auto d = Daemon::start({*nsd, "-d", "-c", dir + "/nsd.conf"}, ns.name(), dir + "/nsd.out");
+  auto d = Daemon::start({*nsd, "-d", "-c", dir + "/nsd.conf"}, {.netns = ns.name(), .logPath = dir + "/nsd.out"});
   if (!d.ok()) return d.error();
   auto reply = waitFor(
       ns, addr, port, zones.at(0).origin, "SOA", [](const DigReply& r) { return r.ok && r.rcode == "NOERROR"; },
@@ -414,7 +305,7 @@ Result<Daemon> startKnot(const TestNetns& ns, const std::string& dir, const std:
   if (!err.empty()) return Error(err);
   auto knotd = findExecutable("knotd", "/usr/sbin:/usr/bin:/sbin:/bin");
   if (!knotd.ok()) return knotd.error();
-  auto d = Daemon::start({*knotd, "-c", dir + "/knot.conf"}, ns.name(), dir + "/knotd.out");
+  auto d = Daemon::start({*knotd, "-c", dir + "/knot.conf"}, {.netns = ns.name(), .logPath = dir + "/knotd.out"});
   if (!d.ok()) return d.error();
   auto reply = waitFor(
       ns, addr, port, zones.at(0).origin, "SOA", [](const DigReply& r) { return r.ok && r.rcode == "NOERROR"; },
@@ -428,7 +319,7 @@ Result<Daemon> startNodenetDns(const TestNetns& ns, const std::vector<std::strin
                                bool viaIpNetnsExec) {
   std::vector<std::string> argv = {ourBinary("nodenet-dns")};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto d = Daemon::start(argv, ns.name(), logPath, viaIpNetnsExec);
+  auto d = Daemon::start(argv, {.netns = ns.name(), .logPath = logPath, .viaIpNetnsExec = viaIpNetnsExec});
   if (!d.ok()) return d.error();
   auto reply = waitFor(
       ns, addr, port, probeName, "A", [](const DigReply& r) { return r.ok; }, std::chrono::milliseconds(10000));

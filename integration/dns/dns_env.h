@@ -14,40 +14,13 @@
 
 #include "base/result.h"
 #include "bench/common/cluster_plan.h"
+#include "integration/harness/background.h"
 #include "integration/harness/netns.h"
 
 namespace nodenet::itest::dns {
 
-/// A long-running process started by this test inside a network namespace, with stdout+stderr appended to a log
-/// file. The destructor stops it (SIGTERM, then SIGKILL after 3 s) by its PID only. Move-only.
-class Daemon {
- public:
-  /// fork + setns(netns) + execv(argv[0] must be a path). netns is a name under /run/netns. With
-  /// viaIpNetnsExec the child execs `ip netns exec NAME argv...` instead (same PID after ip's exec), which also
-  /// bind-mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf for the program.
-  static Result<Daemon> start(const std::vector<std::string>& argv, const std::string& netns,
-                              const std::string& logPath, bool viaIpNetnsExec = false);
-  Daemon() = default;
-  Daemon(Daemon&& o) noexcept;
-  Daemon& operator=(Daemon&& o) noexcept;
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
-  ~Daemon();
-  pid_t pid() const { return pid_; }
-  /// True while the process has not exited (reaps it when it has).
-  bool running();
-  /// SIGTERM, wait up to 3 s, then SIGKILL; returns the exit status as RunResult::exitCode would (-1 if none).
-  int stop();
-  /// The log file's current content (last maxBytes).
-  std::string log(size_t maxBytes = 4000) const;
-  /// VmHWM and VmRSS of the process in KiB (0 when unreadable).
-  std::pair<long, long> memoryKib() const;
-
- private:
-  pid_t pid_ = -1;
-  int status_ = -1;
-  std::string logPath_;
-};
+/// A server this test started in a namespace (the harness's BackgroundProcess).
+using Daemon = itest::BackgroundProcess;
 
 /// One resource record as dig prints it, normalised for comparison: owner lowercase, rdata names lowercase.
 struct Rr {

@@ -28,118 +28,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace prules = ::nodenet::proxy::rules;
 
-// ------------------------------------------------------------------------------------------------ Background
-
-Result<Background> Background::start(const std::vector<std::string>& argv, const std::string& netnsPath,
-                                     const std::string& logPath) {
-  if (argv.empty()) return Error("Background::start: empty argv");
-  int nsFd = -1;
-  if (!netnsPath.empty()) {
-    nsFd = ::open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC);
-    if (nsFd < 0) return Error(strCat("open ", netnsPath, ": ", std::strerror(errno)));
-  }
-  int logFd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (logFd < 0) {
-    if (nsFd >= 0) ::close(nsFd);
-    return Error(strCat("open ", logPath, ": ", std::strerror(errno)));
-  }
-  // Everything the child needs is prepared before fork (no allocation after it).
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(logFd);
-    if (nsFd >= 0) ::close(nsFd);
-    return Error(strCat("fork: ", std::strerror(errno)));
-  }
-  if (pid == 0) {
-    // Dies with the test process even when it is SIGKILLed (no orphaned daemons in our namespaces).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    if (nsFd >= 0 && ::setns(nsFd, CLONE_NEWNET) != 0) ::_exit(126);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    ::dup2(devnull, 0);
-    ::dup2(logFd, 1);
-    ::dup2(logFd, 2);
-    // Only 0-2 survive the exec: descriptors the test process holds without O_CLOEXEC (Asio's accepted sockets
-    // of the fake API server) would otherwise keep those connections open after the server is gone.
-    ::syscall(SYS_close_range, 3U, ~0U, 0U);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  ::close(logFd);
-  if (nsFd >= 0) ::close(nsFd);
-  Background b;
-  b.pid_ = pid;
-  b.logPath_ = logPath;
-  return b;
-}
-
-Background::Background(Background&& o) noexcept
-    : pid_(std::exchange(o.pid_, -1)), status_(o.status_), logPath_(std::move(o.logPath_)) {}
-
-Background& Background::operator=(Background&& o) noexcept {
-  if (this != &o) {
-    stop(SIGKILL);
-    pid_ = std::exchange(o.pid_, -1);
-    status_ = o.status_;
-    logPath_ = std::move(o.logPath_);
-  }
-  return *this;
-}
-
-Background::~Background() { stop(SIGKILL); }
-
-bool Background::running() {
-  if (pid_ <= 0) return false;
-  int st = 0;
-  pid_t r = ::waitpid(pid_, &st, WNOHANG);
-  if (r == pid_) {
-    status_ = st;
-    pid_ = -1;
-    return false;
-  }
-  return true;
-}
-
-int Background::stop(int sig, std::chrono::milliseconds timeout) {
-  if (!running()) return status_;
-  ::kill(pid_, sig);
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (!running()) return status_;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  // Did not exit in time: make sure (a process we started, by its PID).
-  ::kill(pid_, SIGKILL);
-  int st = 0;
-  ::waitpid(pid_, &st, 0);
-  status_ = st;
-  pid_ = -1;
-  return -1;
-}
-
-std::string Background::log() const {
-  std::ifstream in(logPath_);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool Background::waitForLog(const std::string& text, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (log().find(text) != std::string::npos) return true;
-    if (!running() || Clock::now() > deadline) return log().find(text) != std::string::npos;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
 ProxyMode proxyModeFromEnv() {
   const char* m = ::getenv("NODENET_PROXY_MODE");
   return m != nullptr && std::string(m) == "rules" ? ProxyMode::Rules : ProxyMode::Daemon;
@@ -246,7 +134,7 @@ Result<Backend*> ProxyEnv::addPodWith(const std::string& name, bool server) {
         b->server,
         Background::start({echoBinary(), "serve", "--name", name, "--tcp", std::to_string(kHttpPort), "--tcp",
                            std::to_string(kHttpPort2), "--udp", std::to_string(kUdpPort)},
-                          pod->ns.path(), scratch() + "/echo-" + name + ".log"));
+                          {.netns = pod->ns.path(), .logPath = scratch() + "/echo-" + name + ".log"}));
     if (!b->server.waitForLog("listening", std::chrono::seconds(5)))
       return Error("nn-echo in " + name + " did not start: " + b->server.log());
   }
@@ -312,7 +200,7 @@ Status ProxyEnv::startProxy(const std::vector<std::string>& extraArgs) {
                                    "--v=2"};
   for (const auto& a : opts_.daemonArgs) argv.push_back(a);
   for (const auto& a : extraArgs) argv.push_back(a);
-  NN_ASSIGN_OR_RETURN(Background b, Background::start(argv, env_->node().path(), scratch() + "/proxy.log"));
+  NN_ASSIGN_OR_RETURN(Background b, Background::start(argv, {.netns = env_->node().path(), .logPath = scratch() + "/proxy.log"}));
   daemon_.emplace(std::move(b));
   return okStatus();
 }

@@ -31,41 +31,13 @@
 
 #include "base/result.h"
 #include "integration/fakeapi/fake_api_server.h"
+#include "integration/harness/background.h"
 #include "integration/harness/node.h"
 
 namespace nodenet::itest::proxy {
 
-/// A long-running process started by this test (a daemon, an echo server), inside a namespace, with stdout and
-/// stderr in a log file. Move-only; the destructor SIGKILLs and reaps it (only this PID).
-class Background {
- public:
-  /// Forks, setns()-es the child into netnsPath ("" = stay), redirects output to logPath and execs argv.
-  static Result<Background> start(const std::vector<std::string>& argv, const std::string& netnsPath,
-                                  const std::string& logPath);
-  Background() = default;
-  Background(Background&& o) noexcept;
-  Background& operator=(Background&& o) noexcept;
-  Background(const Background&) = delete;
-  Background& operator=(const Background&) = delete;
-  ~Background();
-
-  pid_t pid() const { return pid_; }
-  /// True while the child has not exited (reaps it when it has).
-  bool running();
-  /// Sends sig and, for SIGKILL/SIGTERM, waits up to timeout for the exit; returns the wait status or -1.
-  int stop(int sig = SIGTERM, std::chrono::milliseconds timeout = std::chrono::seconds(5));
-  /// The log so far.
-  std::string log() const;
-  /// Waits until the log contains text (or the process died); true when found.
-  bool waitForLog(const std::string& text, std::chrono::milliseconds timeout);
-  /// Wait status after the exit (valid once running() is false).
-  int exitStatus() const { return status_; }
-
- private:
-  pid_t pid_ = -1;
-  int status_ = -1;
-  std::string logPath_;
-};
+/// A daemon or echo server this test started in a namespace (the harness's BackgroundProcess).
+using Background = itest::BackgroundProcess;
 
 enum class ProxyMode { Daemon, Rules };
 

@@ -239,7 +239,7 @@ TEST_F(ProxyIntegrationTest, SctpServiceDispatchedAndReachable) {
     GTEST_SKIP() << "rules checked; traffic not: this kernel has no SCTP (socket(IPPROTO_SCTP) fails, and the "
                     "tests do not load modules)";
   auto srv = Background::start({ProxyEnv::echoBinary(), "serve", "--name", "b1-sctp", "--sctp", "7777"},
-                               b1->pod->ns.path(), pe_->scratch() + "/echo-sctp.log");
+                               {.netns = b1->pod->ns.path(), .logPath = pe_->scratch() + "/echo-sctp.log"});
   ASSERT_TRUE(srv.ok()) << srv.error().message();
   ASSERT_TRUE(srv->waitForLog("listening", 5s)) << srv->log();
   auto r = c->pod->ns.exec({ProxyEnv::echoBinary(), "session", "--sctp", "--to", "10.96.0.40:9999", "--count", "3",
