@@ -252,6 +252,10 @@ class Connection::Impl {
       auto st = co_await connect();
       if (!st.ok()) co_return st.error();
     }
+    // stop() closes the stream from a handler on this io_context. When that handler ran while no stream existed
+    // (during the resolve, or before this request started) it closed nothing, so look at the flag here: from
+    // now on every step runs on this thread after this check, and a later stop() finds the stream to close.
+    if (stopped_) co_return Error("stopped");
     if (secure_) co_return co_await exchange(*secure_, target, onLine, reused);
     co_return co_await exchange(*plain_, target, onLine, reused);
   }
