@@ -1,7 +1,8 @@
 // nodenet-dns on a node, asked from a real pod (our CNI) the way a workload asks: dig for every record type,
 // a headless Service scaled 3 -> 10 -> 0 by rewriting its manifest, a 100-endpoint headless answer over UDP
 // (TC, partial) and TCP (complete), names outside the zone forwarded to a second DNS server (NSD) in another
-// namespace, and `getent hosts` through a resolv.conf with the cluster search path.
+// namespace, `getent hosts` through a resolv.conf with the cluster search path, and the records read from the
+// API server (the fake one, inside the node namespace) through --kubeconfig.
 //
 // IP plan:
 //   node ns  nnt-dns-<pid>-<rand>-node : cni0 10.85.0.1/16 (bridge gateway, from the CRI-O conflist);
@@ -25,6 +26,7 @@
 
 #include "bench/common/cluster_plan.h"
 #include "integration/dns/dns_env.h"
+#include "integration/fakeapi/fake_api_server.h"
 #include "integration/harness/fixture.h"
 #include "integration/harness/paths.h"
 
@@ -406,6 +408,55 @@ TEST_F(DnsIntegration, ResolvConfUpstreamAndRefusedWithoutOne) {
   auto refused2 = dig(node(), "127.0.0.1", 5355, "www.example.test", "A");
   NN_ASSERT_OK(refused2);
   EXPECT_EQ(refused2->rcode, "REFUSED") << refused2->raw;
+}
+
+// --kubeconfig: the records come from the API server (the fake one, real wire format, listening inside the node
+// namespace on 127.0.0.1) through list+watch, and follow its changes.
+TEST_F(DnsIntegration, ServesFromTheApiServerThroughKubeconfig) {
+  fakeapi::Options o;
+  o.netnsPath = node().path();
+  auto api = fakeapi::FakeApiServer::start(o);
+  NN_ASSERT_OK(api);
+  bench::PlanService web;
+  web.ns = "default";
+  web.name = "api-web";
+  web.clusterIps = {"10.96.7.7"};
+  web.ports = {bench::PlanPort{"http", "TCP", 80, 8080}};
+  auto upsertAll = [&](const bench::PlanService& s) {
+    for (const auto& obj : bench::serviceObjects(s))
+      (*api)->upsert(obj["kind"] == "Service" ? fakeapi::Resource::Services : fakeapi::Resource::EndpointSlices, obj);
+  };
+  upsertAll(web);
+  upsertAll(headless("api-hl", 2, 70, false));
+  std::string kubeconfig = env().scratch() + "/kubeconfig";
+  {
+    std::ofstream out(kubeconfig);
+    out << "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: " << (*api)->url()
+        << "\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: test\n"
+        << "current-context: fake\nusers:\n- name: test\n  user: {}\n";
+    ASSERT_TRUE(out.good());
+  }
+  auto fromApi = startNodenetDns(node(),
+                                 {"--listen", "127.0.0.1:5356", "--kubeconfig", kubeconfig, "--threads", "1",
+                                  "--upstream", "none"},
+                                 env().scratch() + "/api.log", "127.0.0.1", 5356, "api-web.default.svc.cluster.local");
+  NN_ASSERT_OK(fromApi);
+  auto a = waitFor(node(), "127.0.0.1", 5356, "api-web.default.svc.cluster.local", "A",
+                   [](const DigReply& r) { return !r.answer.empty(); }, 5s);
+  EXPECT_EQ(rdatas(a, "A"), std::vector<std::string>{"10.96.7.7"}) << a.raw << fromApi->log();
+  auto hl = waitFor(node(), "127.0.0.1", 5356, "api-hl.default.svc.cluster.local", "A",
+                    [](const DigReply& r) { return r.answer.size() == 2; }, 5s);
+  EXPECT_EQ(rdatas(hl, "A"), (std::vector<std::string>{"10.244.70.10", "10.244.70.11"})) << hl.raw;
+
+  // Changes arrive through the watch: a third endpoint, then the ClusterIP Service deleted.
+  upsertAll(headless("api-hl", 3, 70, false));
+  hl = waitFor(node(), "127.0.0.1", 5356, "api-hl.default.svc.cluster.local", "A",
+               [](const DigReply& r) { return r.answer.size() == 3; }, 5s);
+  EXPECT_EQ(hl.answer.size(), 3u) << hl.raw << fromApi->log();
+  (*api)->remove(fakeapi::Resource::Services, "default", "api-web");
+  a = waitFor(node(), "127.0.0.1", 5356, "api-web.default.svc.cluster.local", "A",
+              [](const DigReply& r) { return r.rcode == "NXDOMAIN"; }, 5s);
+  EXPECT_EQ(a.rcode, "NXDOMAIN") << a.raw << fromApi->log();
 }
 
 }  // namespace
