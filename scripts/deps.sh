@@ -18,6 +18,14 @@ done
 if ((${#missing[@]})); then
   echo "deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # nsd and knot are peers the DNS tests and benchmark start themselves, inside their own namespaces: their
+  # packages must not start system services on this machine (port 53 in the root namespace). policy-rc.d is
+  # Debian's switch for that during an install; put one in place only if the machine has none, and remove it.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+    trap '[ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
