@@ -91,53 +91,36 @@ void reportMemory(benchmark::State& state, const std::string& text, Decode decod
   state.counters["input_MiB"] = static_cast<double>(text.size()) / (1 << 20);
 }
 
-void BM_ServiceListText(benchmark::State& state) {
-  const std::string& text = serviceListText();
+/// Decodes the list `text` with `decode` per iteration, then reports throughput and the decoder's heap use.
+template <typename Decode>
+void benchListDecode(benchmark::State& state, const std::string& text, Decode decode) {
   for (auto _ : state) {
-    auto r = decodeServiceListText(text);
+    auto r = decode(text);
     benchmark::DoNotOptimize(r);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
   state.SetItemsProcessed(state.iterations() * kObjects);
-  reportMemory(state, text, [](const std::string& t) { return decodeServiceListText(t); });
+  reportMemory(state, text, decode);
+}
+
+void BM_ServiceListText(benchmark::State& state) {
+  benchListDecode(state, serviceListText(), [](const std::string& t) { return decodeServiceListText(t); });
 }
 BENCHMARK(BM_ServiceListText)->Unit(benchmark::kMillisecond);
 
 void BM_ServiceListTree(benchmark::State& state) {
-  const std::string& text = serviceListText();
-  auto decode = [](const std::string& t) { return decodeServiceList(json::parse(t)); };
-  for (auto _ : state) {
-    auto r = decode(text);
-    benchmark::DoNotOptimize(r);
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
-  state.SetItemsProcessed(state.iterations() * kObjects);
-  reportMemory(state, text, decode);
+  benchListDecode(state, serviceListText(), [](const std::string& t) { return decodeServiceList(json::parse(t)); });
 }
 BENCHMARK(BM_ServiceListTree)->Unit(benchmark::kMillisecond);
 
 void BM_EndpointSliceListText(benchmark::State& state) {
-  const std::string& text = sliceListText();
-  for (auto _ : state) {
-    auto r = decodeEndpointSliceListText(text);
-    benchmark::DoNotOptimize(r);
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
-  state.SetItemsProcessed(state.iterations() * kObjects);
-  reportMemory(state, text, [](const std::string& t) { return decodeEndpointSliceListText(t); });
+  benchListDecode(state, sliceListText(), [](const std::string& t) { return decodeEndpointSliceListText(t); });
 }
 BENCHMARK(BM_EndpointSliceListText)->Unit(benchmark::kMillisecond);
 
 void BM_EndpointSliceListTree(benchmark::State& state) {
-  const std::string& text = sliceListText();
-  auto decode = [](const std::string& t) { return decodeEndpointSliceList(json::parse(t)); };
-  for (auto _ : state) {
-    auto r = decode(text);
-    benchmark::DoNotOptimize(r);
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(text.size()));
-  state.SetItemsProcessed(state.iterations() * kObjects);
-  reportMemory(state, text, decode);
+  benchListDecode(state, sliceListText(),
+                  [](const std::string& t) { return decodeEndpointSliceList(json::parse(t)); });
 }
 BENCHMARK(BM_EndpointSliceListTree)->Unit(benchmark::kMillisecond);
 

@@ -20,6 +20,7 @@
 #include "proxy/rules/endpoints.h"
 #include "proxy/rules/names.h"
 #include "proxy/rules/ruleset.h"
+#include "tests/proxy_rules/kube_builders.h"
 #include "tests/proxy_rules/tracer.h"
 
 namespace nodenet::proxy::rules {
@@ -27,33 +28,7 @@ namespace {
 
 using testing::Tracer;
 
-IpAddress ip(const char* s) { return *IpAddress::parse(s); }
-Cidr cidr(const char* s) { return *Cidr::parse(s); }
-kube::InternedString in(std::string_view s) { return kube::InternedString(s); }
-
-kube::ServicePort port(const char* name, uint16_t p, L4Proto proto = L4Proto::TCP, uint16_t nodePort = 0) {
-  kube::ServicePort sp;
-  sp.name = in(name);
-  sp.protocol = proto;
-  sp.port = p;
-  sp.nodePort = nodePort;
-  sp.targetPort.number = p;
-  return sp;
-}
-
-kube::Service service(const char* ns, const char* name, std::vector<const char*> clusterIPs,
-                      std::vector<kube::ServicePort> ports) {
-  kube::Service s;
-  s.meta.ns = in(ns);
-  s.meta.name = name;
-  for (const char* c : clusterIPs) {
-    s.clusterIPs.push_back(ip(c));
-    s.ipFamilies.push_back(ip(c).family());
-  }
-  s.ports = std::move(ports);
-  s.hasSelector = true;
-  return s;
-}
+using namespace kubetest;
 
 struct Ep {
   const char* ip;

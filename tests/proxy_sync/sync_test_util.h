@@ -11,36 +11,15 @@
 #include "netlink/fake/fake_nft.h"
 #include "proxy/sync/conntrack_cleaner.h"
 #include "proxy/sync/proxier.h"
+#include "tests/proxy_rules/kube_builders.h"
 
 namespace nodenet::proxy::sync::testing {
 
-inline IpAddress ip(const char* s) { return *IpAddress::parse(s); }
-inline Cidr cidr(const char* s) { return *Cidr::parse(s); }
-inline kube::InternedString in(std::string_view s) { return kube::InternedString(s); }
-
-inline kube::ServicePort port(const char* name, uint16_t p, L4Proto proto = L4Proto::TCP, uint16_t nodePort = 0) {
-  kube::ServicePort sp;
-  sp.name = in(name);
-  sp.protocol = proto;
-  sp.port = p;
-  sp.nodePort = nodePort;
-  sp.targetPort.number = p;
-  return sp;
-}
-
-inline kube::Service service(const char* ns, const char* name, std::vector<const char*> clusterIPs,
-                             std::vector<kube::ServicePort> ports) {
-  kube::Service s;
-  s.meta.ns = in(ns);
-  s.meta.name = name;
-  for (const char* c : clusterIPs) {
-    s.clusterIPs.push_back(ip(c));
-    s.ipFamilies.push_back(ip(c).family());
-  }
-  s.ports = std::move(ports);
-  s.hasSelector = true;
-  return s;
-}
+using kubetest::cidr;
+using kubetest::in;
+using kubetest::ip;
+using kubetest::port;
+using kubetest::service;
 
 struct Ep {
   std::string ip;
