@@ -139,7 +139,10 @@ wait_until 10 ip netns exec "$NODE" curl -sf -m1 http://127.0.0.1:10256/healthz 
   || { echo "nodenet-proxy did not become healthy:" >&2; cat "$PROXY_LOG" >&2; exit 1; }
 sed 's/^/  | /' "$PROXY_LOG"
 echo "-- /healthz: $(ip netns exec "$NODE" curl -s http://127.0.0.1:10256/healthz)"
-echo "-- the dispatch map (one element per Service address and port):"
+echo "-- the endpoint maps (Service address . port . index : endpoint; no chain per Service):"
+ip netns exec "$NODE" nft list map ip nodenet endpoints | sed -n '/elements/,/}/p'
+ip netns exec "$NODE" nft list map ip nodenet nodeport-endpoints | sed -n '/elements/,/}/p'
+echo "-- Services that need chains of their own (sessionAffinity, externalTrafficPolicy Local):"
 ip netns exec "$NODE" nft list map ip nodenet service-ips | sed -n '/elements/,/}/p'
 ip netns exec "$NODE" nft list map ip nodenet service-nodeports | sed -n '/elements/,/}/p'
 

@@ -313,9 +313,12 @@ std::map<std::string, double> runSize(uint32_t n, const std::string& dir) {
     });
     for (const auto& [key, obj] : snap->objects(nn::kube::ObjectKind::Service))
       input.services.push_back({&std::get<nn::kube::Service>(*obj), bySvc[key]});
-    nn::proxy::rules::Ruleset rs = nn::proxy::rules::buildRuleset(input, *cfg.ipv4);
     const std::string ours = dir + "/full-ours-" + std::to_string(n) + ".nft";
-    std::ofstream(ours) << peerScript(rs);
+    std::ofstream(ours) << peerScript(nn::proxy::rules::buildRuleset(input, *cfg.ipv4));
+    // kube-proxy's layout: a chain per Service and endpoint, `numgen ... vmap` per Service.
+    nn::proxy::rules::Config kpConfig = *cfg.ipv4;
+    kpConfig.endpointMaps = false;
+    nn::proxy::rules::Ruleset rs = nn::proxy::rules::buildRuleset(input, kpConfig);
     toKubeProxyLayout(rs);
     const std::string kp = dir + "/full-kube-proxy-" + std::to_string(n) + ".nft";
     std::ofstream(kp) << peerScript(rs);

@@ -156,6 +156,12 @@ class ProxyIntegrationTest : public ::testing::Test {
     auto d = pe_->dumpRuleset();
     return d.ok() && d->find(text) != std::string::npos;
   }
+  /// Some rule DNATs to the endpoint: an endpoint chain's `dnat to IP:PORT`, or an endpoints map element's
+  /// `... : IP . PORT`.
+  bool dnatsTo(const std::string& ip) {
+    auto d = pe_->dumpRuleset();
+    return d.ok() && (d->find("dnat to " + ip + ":") != std::string::npos || d->find(": " + ip + " . ") != std::string::npos);
+  }
 
   ProxyMode mode_ = ProxyMode::Daemon;
   bool startProxyInSetUp_ = true;
@@ -230,11 +236,12 @@ TEST_F(ProxyIntegrationTest, SctpServiceDispatchedAndReachable) {
   upsertService(makeService("sctp", "10.96.0.40", ports));
   upsertSlice(makeSlice("sctp", "sctp-1", {{b1->ip}}, ports));
   ASSERT_EQ(waitAnswer(c->pod->ns, "http://10.96.0.40/"), "b1");  // the proxy has synced the Service
-  // The SCTP port has its own dispatch element and a DNAT to the target port (the nft check runs in TearDown).
+  // The SCTP port has its own gate and endpoint-map element, DNAT to the target port (the nft check runs in
+  // TearDown).
   auto dump = pe_->dumpRuleset();
   ASSERT_TRUE(dump.ok());
-  EXPECT_THAT(*dump, HasSubstr("10.96.0.40 . sctp . 9999 : goto service-"));
-  EXPECT_THAT(*dump, HasSubstr("dnat to " + b1->ip + ":7777"));
+  EXPECT_THAT(*dump, HasSubstr("10.96.0.40 . sctp . 9999,"));
+  EXPECT_THAT(*dump, HasSubstr("10.96.0.40 . sctp . 9999 . 0 : " + b1->ip + " . 7777"));
   if (!kernelHasSctp())
     GTEST_SKIP() << "rules checked; traffic not: this kernel has no SCTP (socket(IPPROTO_SCTP) fails, and the "
                     "tests do not load modules)";
@@ -274,12 +281,11 @@ TEST_F(ProxyIntegrationTest, DualStackClusterCidrKeepsAnIp6Table) {
       [&] {
         auto d = pe_->dumpRuleset("ip6");
         six = d.ok() ? *d : "";
-        return six.find("dnat to [fd00:85::3]:8080") != std::string::npos;
+        return six.find("fd00:96::41 . tcp . 80 . 2 : fd00:85::3 . 8080") != std::string::npos;
       },
       kConverge))
       << six;
-  EXPECT_THAT(six, HasSubstr("fd00:96::41 . tcp . 80 : goto service-"));
-  EXPECT_THAT(six, HasSubstr("dnat to [fd00:85::2]:8080"));
+  EXPECT_THAT(six, HasSubstr("fd00:96::41 . tcp . 80 . 1 : fd00:85::2 . 8080"));
   auto four = pe_->dumpRuleset("ip");
   ASSERT_TRUE(four.ok());
   EXPECT_THAT(*four, ::testing::Not(HasSubstr("fd00:")));
@@ -549,13 +555,13 @@ TEST_F(ProxyIntegrationTest, ScaleAndRollingUpdateWithoutFailedRequests) {
   upsertSlice(makeSlice("roll", "roll-1", {{b1->ip}, {b2->ip}}, kHttp));
   ASSERT_NE(waitAnswer(c->pod->ns, "http://10.96.0.27/"), "");
   auto dnatGone = [&](const std::string& ip) {
-    return ProxyEnv::eventually([&] { return !rulesMention("dnat to " + ip + ":"); }, kConverge, 50ms);
+    return ProxyEnv::eventually([&] { return !dnatsTo(ip); }, kConverge, 50ms);
   };
   TrafficLoop loop(c->pod->ns, pe_->scratch(), "10.96.0.27:80", 30000);
   std::this_thread::sleep_for(300ms);
   // Scale up: b3 joins.
   upsertSlice(makeSlice("roll", "roll-1", {{b1->ip}, {b2->ip}, {b3->ip}}, kHttp));
-  EXPECT_TRUE(ProxyEnv::eventually([&] { return rulesMention("dnat to " + b3->ip + ":"); }, kConverge, 50ms));
+  EXPECT_TRUE(ProxyEnv::eventually([&] { return dnatsTo(b3->ip); }, kConverge, 50ms));
   std::this_thread::sleep_for(300ms);
   // Scale down: b1 terminates (still serving), then leaves the slice; its server stops only once no rule points at it.
   upsertSlice(makeSlice("roll", "roll-1", {{b1->ip, kNodeName, false, true, true}, {b2->ip}, {b3->ip}}, kHttp));
@@ -565,7 +571,7 @@ TEST_F(ProxyIntegrationTest, ScaleAndRollingUpdateWithoutFailedRequests) {
   pe_->stopServer("b1");
   // Rolling update: b4 replaces b2 (surge first, then the old one terminates and goes).
   upsertSlice(makeSlice("roll", "roll-1", {{b2->ip}, {b3->ip}, {b4->ip}}, kHttp));
-  EXPECT_TRUE(ProxyEnv::eventually([&] { return rulesMention("dnat to " + b4->ip + ":"); }, kConverge, 50ms));
+  EXPECT_TRUE(ProxyEnv::eventually([&] { return dnatsTo(b4->ip); }, kConverge, 50ms));
   upsertSlice(makeSlice("roll", "roll-1", {{b2->ip, kNodeName, false, true, true}, {b3->ip}, {b4->ip}}, kHttp));
   std::this_thread::sleep_for(200ms);
   upsertSlice(makeSlice("roll", "roll-1", {{b3->ip}, {b4->ip}}, kHttp));

@@ -20,6 +20,7 @@ void references(const Rule& r, std::vector<std::string>* chains, std::vector<std
     if (auto* l = std::get_if<Lookup>(&s)) sets->push_back(l->set);
     if (auto* l = std::get_if<VmapLookup>(&s)) sets->push_back(l->map);
     if (auto* l = std::get_if<SetUpdate>(&s)) sets->push_back(l->set);
+    if (auto* l = std::get_if<NatMap>(&s)) sets->push_back(l->map);
   }
 }
 
@@ -56,6 +57,13 @@ Status checkElementFits(const Set& s, const Element& e, bool keyOnly) {
   for (size_t i = 0; ok && i < e.key.size(); ++i) ok = e.key[i].dataType() == s.key[i];
   if (!ok) return fail(EINVAL, "key does not match the set's type");
   if (keyOnly) return okStatus();
+  if (!s.dataConcat.empty()) {
+    bool fits = e.dataConcat.size() == s.dataConcat.size();
+    for (size_t i = 0; fits && i < e.dataConcat.size(); ++i) fits = e.dataConcat[i].dataType() == s.dataConcat[i];
+    if (!fits) return fail(EINVAL, "data missing or of the wrong type");
+  } else if (!e.dataConcat.empty()) {
+    return fail(EINVAL, "set elements have no data");
+  }
   if (s.data == DataType::Verdict && !e.verdict) return fail(EINVAL, "verdict missing");
   if (s.data && s.data != DataType::Verdict && (!e.value || e.value->dataType() != *s.data))
     return fail(EINVAL, "value missing or of the wrong type");
@@ -174,7 +182,8 @@ class Applier {
       return fail(ENOENT, "no such chain " + e.verdict->chain);
     if (it != elems.end()) {
       if (verb == Verb::Create) return fail(EEXIST, "element exists");
-      if (it->second.verdict != e.verdict || it->second.value != e.value) return fail(EBUSY, "element exists with other data");
+      if (it->second.verdict != e.verdict || it->second.value != e.value || !(it->second.dataConcat == e.dataConcat))
+        return fail(EBUSY, "element exists with other data");
       return okStatus();
     }
     elems.emplace(e.key, e);
@@ -226,9 +235,11 @@ class Applier {
 std::string setDump(const FakeNft::SetState& s) {
   const Set& set = s.set;
   std::string out = strCat("\t", set.kindName(), " ", set.name, " {\n");
-  out += "\t\ttype " + keyTypeToString(set.key);
-  if (set.data) out += strCat(" : ", dataTypeInfo(*set.data).name);
-  out += "\n";
+  {
+    std::string decl = setBodyToString(Set{.name = "", .key = set.key, .data = set.data, .dataConcat = set.dataConcat,
+                                           .typeOf = set.typeOf});
+    out += "\t\t" + decl.substr(0, decl.find(';')) + "\n";
+  }
   if (set.flags) {
     std::string body = setBodyToString(Set{.name = "", .key = set.key, .flags = set.flags});
     auto p = body.find("flags ");

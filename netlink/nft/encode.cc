@@ -82,6 +82,77 @@ void putUdataU32(std::string& out, uint8_t type, uint32_t v) {
   out.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
+/// A nested udata TLV (nftnl_udata_nest_start/end): the content is built by `fill`.
+template <typename F>
+void putUdataNest(std::string& out, uint8_t type, F&& fill) {
+  std::string inner;
+  fill(inner);
+  out.push_back(static_cast<char>(type));
+  out.push_back(static_cast<char>(inner.size()));
+  out += inner;
+}
+
+/// nft's (nftables 1.0.x) typeof description of one key part: expression type (enum expr_types: EXPR_PAYLOAD 7,
+/// EXPR_META 9, EXPR_CT 12, EXPR_NUMGEN 23) and its own attributes (payload: protocol description id and
+/// template field; meta/ct: key, ct direction; numgen: mode, modulus, offset). Written like nft writes them so
+/// `nft list` prints `typeof ...` and the listing loads back.
+void putTypeofPart(std::string& out, uint8_t index, Field f) {
+  uint32_t etype = 0;
+  std::string data;
+  auto payload = [&](uint32_t desc, uint32_t field) {
+    etype = 7;
+    putUdataU32(data, 0, desc);
+    putUdataU32(data, 1, field);
+  };
+  switch (f) {
+    // PROTO_DESC_IP 12 (IPHDR_SADDR 11, IPHDR_DADDR 12), PROTO_DESC_IP6 13 (IP6HDR_SADDR 8, IP6HDR_DADDR 9),
+    // PROTO_DESC_TH 11 (THDR_SPORT 1, THDR_DPORT 2).
+    case Field::IpSaddr: payload(12, 11); break;
+    case Field::IpDaddr: payload(12, 12); break;
+    case Field::Ip6Saddr: payload(13, 8); break;
+    case Field::Ip6Daddr: payload(13, 9); break;
+    case Field::ThSport: payload(11, 1); break;
+    case Field::ThDport: payload(11, 2); break;
+    case Field::TcpDport: payload(8, 2); break;  // PROTO_DESC_TCP 8, TCPHDR_DPORT 2
+    case Field::MetaL4proto: etype = 9; putUdataU32(data, 0, NFT_META_L4PROTO); break;
+    case Field::MetaMark: etype = 9; putUdataU32(data, 0, NFT_META_MARK); break;
+    case Field::CtOriginalIpSaddr: case Field::CtOriginalIpDaddr: case Field::CtOriginalIp6Saddr:
+    case Field::CtOriginalIp6Daddr: {
+      etype = 12;
+      uint32_t key = f == Field::CtOriginalIpSaddr ? NFT_CT_SRC_IP : f == Field::CtOriginalIpDaddr ? NFT_CT_DST_IP
+                     : f == Field::CtOriginalIp6Saddr ? NFT_CT_SRC_IP6 : NFT_CT_DST_IP6;
+      putUdataU32(data, 0, key);
+      putUdataU32(data, 1, IP_CT_DIR_ORIGINAL);
+      break;
+    }
+    default: break;  // Transaction refuses other fields in typeof
+  }
+  putUdataNest(out, index, [&](std::string& n) {
+    putUdataU32(n, 0, etype);
+    putUdataNest(n, 1, [&](std::string& d) { d += data; });
+  });
+}
+
+/// NFTNL_UDATA_SET_KEY_TYPEOF / _DATA_TYPEOF of a concatenation (EXPR_CONCAT 13), numgen last.
+void putTypeof(std::string& out, uint8_t type, const Concat& fields, const std::optional<NumgenKey>& numgen) {
+  putUdataNest(out, type, [&](std::string& t) {
+    putUdataU32(t, 0, 13);
+    putUdataNest(t, 1, [&](std::string& parts) {
+      uint8_t i = 0;
+      for (Field f : fields) putTypeofPart(parts, i++, f);
+      if (numgen)
+        putUdataNest(parts, i, [&](std::string& n) {
+          putUdataU32(n, 0, 23);
+          putUdataNest(n, 1, [&](std::string& d) {
+            putUdataU32(d, 0, NFT_NG_RANDOM);
+            putUdataU32(d, 1, numgen->modulus);
+            putUdataU32(d, 2, numgen->offset);
+          });
+        });
+    });
+  });
+}
+
 uint32_t hookNum(Hook h) {
   switch (h) {
     case Hook::Prerouting: return NF_INET_PRE_ROUTING;
@@ -251,7 +322,11 @@ class Encoder {
     if (s.flags & kSetConstant) flags |= NFT_SET_CONSTANT;
     if (s.flags & kSetTimeout) flags |= NFT_SET_TIMEOUT;
     if (s.flags & kSetDynamic) flags |= NFT_SET_EVAL;
-    if (s.data) {
+    if (!s.dataConcat.empty()) {
+      flags |= NFT_SET_MAP;
+      nftnl_set_set_u32(ns.get(), NFTNL_SET_DATA_TYPE, keyTypeId(s.dataConcat));
+      nftnl_set_set_u32(ns.get(), NFTNL_SET_DATA_LEN, static_cast<uint32_t>(keyTypeLen(s.dataConcat)));
+    } else if (s.data) {
       flags |= NFT_SET_MAP;
       if (*s.data == DataType::Verdict) {
         nftnl_set_set_u32(ns.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
@@ -266,10 +341,22 @@ class Encoder {
     // kernel 6.x a multi-field description also demands NFT_SET_CONCAT, which older kernels reject.
     // Userdata tells nft how to print keys and values (their byte order) and keeps the comment.
     std::string udata;
-    if (s.key.size() == 1)
-      putUdataU32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, dataTypeInfo(s.key[0]).hostOrder ? kByteorderHost : kByteorderBig);
-    if (s.data && *s.data != DataType::Verdict)
-      putUdataU32(udata, NFTNL_UDATA_SET_DATABYTEORDER, dataTypeInfo(*s.data).hostOrder ? kByteorderHost : kByteorderBig);
+    if (s.typeOf) {
+      // What nft writes for `typeof` concatenations: byte orders "invalid" (0), the typeof descriptions, and for
+      // a map "data is not an interval".
+      putUdataU32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, 0);
+      if (s.isMap()) putUdataU32(udata, NFTNL_UDATA_SET_DATABYTEORDER, 0);
+      putTypeof(udata, NFTNL_UDATA_SET_KEY_TYPEOF, s.typeOf->key, s.typeOf->keyNumgen);
+      if (s.isMap()) {
+        putTypeof(udata, NFTNL_UDATA_SET_DATA_TYPEOF, s.typeOf->data, std::nullopt);
+        putUdataU32(udata, NFTNL_UDATA_SET_DATA_INTERVAL, 0);
+      }
+    } else {
+      if (s.key.size() == 1)
+        putUdataU32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, dataTypeInfo(s.key[0]).hostOrder ? kByteorderHost : kByteorderBig);
+      if (s.data && *s.data != DataType::Verdict)
+        putUdataU32(udata, NFTNL_UDATA_SET_DATABYTEORDER, dataTypeInfo(*s.data).hostOrder ? kByteorderHost : kByteorderBig);
+    }
     if (s.comment) putUdataString(udata, NFTNL_UDATA_SET_COMMENT, *s.comment);
     if (!udata.empty()) nftnl_set_set_data(ns.get(), NFTNL_SET_USERDATA, udata.data(), udata.size());
     nlmsghdr* nlh = begin(kMessageBaseHeadroom, NFT_MSG_NEWSET, createFlags(verb));
@@ -297,6 +384,12 @@ class Encoder {
         mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(static_cast<uint32_t>(verdictCode(e.verdict->kind))));
         if (e.verdict->hasChain()) mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, e.verdict->chain.c_str());
         mnl_attr_nest_end(nlh, v);
+        mnl_attr_nest_end(nlh, d);
+      } else if (!e.dataConcat.empty()) {
+        uint8_t data[NFT_DATA_VALUE_MAXLEN];
+        size_t n = encodeKey(e.dataConcat, data);
+        nlattr* d = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+        mnl_attr_put(nlh, NFTA_DATA_VALUE, n, data);
         mnl_attr_nest_end(nlh, d);
       } else if (e.value) {
         uint8_t data[16];
@@ -568,6 +661,31 @@ class RuleBuilder {
     nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, u.set.c_str());
     if (uint32_t id = setIdOf(u.set)) nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, id);
     if (u.timeoutSec) nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, uint64_t(*u.timeoutSec) * 1000);
+  }
+  /// As nft encodes `dnat ip to KEY . numgen ... map @m`: the key in consecutive 32-bit registers from
+  /// NFT_REG32_00, numgen in the next one, the lookup's data (address, then port in the register after the
+  /// address) back into NFT_REG_1, and nat reading them from there.
+  void add(const NatMap& n) {
+    for (Field f : n.key) dependencies(f);
+    uint32_t words = 0;
+    for (Field f : n.key) {
+      load(f, NFT_REG32_00 + words);
+      words += static_cast<uint32_t>(roundUpReg(fieldInfo(f).len) / kRegSize);
+    }
+    if (n.numgen) {
+      nftnl_expr* e = expr("numgen");
+      nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG32_00 + words);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, n.numgen->modulus);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+      nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, n.numgen->offset);
+    }
+    lookupExpr(NFT_REG_1, n.map, setIdOf(n.map), NFT_REG_1, false);
+    const bool v6 = family_ == Family::Ip6;
+    nftnl_expr* e = expr("nat");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, v6 ? NFT_REG_2 : NFT_REG32_01);
   }
   void add(const Counter&) { expr("counter"); }
   void add(const Verdict& v) { immediateVerdict(v); }

@@ -417,6 +417,9 @@ Result<Set> setFromKernel(nftnl_set* s) {
     uint32_t dt = nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE);
     if (dt == NFT_DATA_VERDICT) {
       set.data = DataType::Verdict;
+    } else if (dt >> kTypeBits) {  // a concatenation (`: ipv4_addr . inet_service`)
+      NN_ASSIGN_OR_RETURN(set.dataConcat,
+                          keyTypeFromKernel(dt, nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN), set.name));
     } else {
       auto t = dataTypeFromKernel(dt);
       if (!t) return Error(strCat("map ", set.name, ": unsupported data type id ", dt));
@@ -514,6 +517,9 @@ Result<std::vector<Element>> NetlinkKernel::listElements(Family family, const st
           if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) v.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
           el.verdict = std::move(v);
         }
+      } else if (!def.dataConcat.empty() && nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA)) {
+        const void* d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len);
+        el.dataConcat = decodeKey(def.dataConcat, static_cast<const uint8_t*>(d), len);
       } else if (def.data && nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA)) {
         const void* d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &len);
         el.value = Value::decode(*def.data, static_cast<const uint8_t*>(d), len);

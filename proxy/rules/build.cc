@@ -85,6 +85,11 @@ std::string str(std::string_view s) { return std::string(s); }
 /// well under a second. A cascade evaluates at most this many cheap rules per new connection.
 constexpr size_t kMaxCascadedEndpoints = 16;
 
+/// Endpoint maps: a port with K endpoints uses the indexes K(K-1)/2 .. K(K-1)/2 + K - 1, so the index ranges of
+/// different counts never overlap; kNumgenRange covers them all (only used in the maps' typeof).
+constexpr uint32_t mappedOffset(uint32_t k) { return k * (k - 1) / 2; }
+constexpr uint32_t kNumgenRange = mappedOffset(kMaxMappedEndpoints + 1);
+
 /// Comments are capped by the kernel (nft::kMaxCommentLen); service port names fit unless names are huge.
 std::optional<std::string> comment(std::string s) {
   if (s.size() > nft::kMaxCommentLen) s.resize(nft::kMaxCommentLen);
@@ -185,6 +190,31 @@ class RulesBuilder::Impl {
     }
     map(kServiceIpsMap, ipKey, "ClusterIP, ExternalIP and LoadBalancer IP traffic");
     map(kServiceNodePortsMap, portKey, "NodePort traffic");
+    if (cfg_.endpointMaps) {
+      auto set = [&](std::string_view name, nft::KeyType key, const char* c) {
+        o.parts.sets.push_back(nft::Set{.name = str(name), .key = key, .comment = c});
+      };
+      set(kMappedClusterIpsSet, ipKey, "ClusterIPs served through the endpoints map");
+      set(kMappedExternalIpsSet, ipKey, "externalIPs and LoadBalancer IPs served through the endpoints map");
+      set(kMappedNodePortsSet, portKey, "NodePorts served through the nodeport-endpoints map");
+      set(kHairpinSet, nft::KeyType{addrType_, addrType_, addrType_}, "endpoint . endpoint . ClusterIP: hairpin");
+      // The data is declared `... tcp dport`: nft 1.0.6 cannot re-read a map whose data typeof says `th dport`
+      // (it reports "conflicting protocols"); both are inet_service, which is all the kernel stores.
+      const nft::NumgenKey range{kNumgenRange, 0};
+      o.parts.sets.push_back(nft::Set{
+          .name = str(kEndpointsMap),
+          .key = {addrType_, DataType::InetProto, DataType::InetService, DataType::Integer},
+          .comment = "service IP . port . endpoint index : endpoint",
+          .dataConcat = {addrType_, DataType::InetService},
+          .typeOf = nft::SetTypeof{{daddr_, Field::MetaL4proto, Field::ThDport}, range, {daddr_, Field::TcpDport}}});
+      o.parts.sets.push_back(nft::Set{
+          .name = str(kNodePortEndpointsMap),
+          .key = {DataType::InetProto, DataType::InetService, DataType::Integer},
+          .comment = "NodePort . endpoint index : endpoint",
+          .dataConcat = {addrType_, DataType::InetService},
+          .typeOf = nft::SetTypeof{{Field::MetaL4proto, Field::ThDport}, range, {daddr_, Field::TcpDport}}});
+      for (std::string_view c : {kMappedClusterIpChain, kMappedExternalChain, kMappedNodePortChain}) chain(o, c);
+    }
 
     rule(o, kFilterPreroutingChain, {ctNew(), Verdict::jump(str(kFirewallCheckChain))});
     rule(o, kFilterInputChain, {ctNew(), Verdict::jump(str(kNodePortEndpointsCheckChain))});
@@ -213,13 +243,50 @@ class RulesBuilder::Impl {
       rule(o, kNodePortEndpointsCheckChain, std::move(s));
     }
     rule(o, kServicesChain, {nft::vmap(ipConcat, str(kServiceIpsMap))});
+    if (cfg_.endpointMaps) {
+      rule(o, kServicesChain, {nft::lookup(ipConcat, str(kMappedClusterIpsSet)), Verdict::goTo(str(kMappedClusterIpChain))});
+      rule(o, kServicesChain, {nft::lookup(ipConcat, str(kMappedExternalIpsSet)), Verdict::goTo(str(kMappedExternalChain))});
+    }
     {
       std::vector<Statement> s;
       nodeAddressMatch(s);
       s.push_back(nft::vmap(portConcat, str(kServiceNodePortsMap)));
       rule(o, kServicesChain, std::move(s));
     }
+    if (cfg_.endpointMaps) {
+      std::vector<Statement> s;
+      nodeAddressMatch(s);
+      s.push_back(nft::lookup(portConcat, str(kMappedNodePortsSet)));
+      s.push_back(Verdict::goTo(str(kMappedNodePortChain)));
+      rule(o, kServicesChain, std::move(s));
+      // ClusterIP: masquerade what comes from outside the pod network (as a Service chain does), then DNAT.
+      if (cfg_.masqueradeAll)
+        rule(o, kMappedClusterIpChain, {Verdict::jump(str(kMarkMasqChain))});
+      else if (clusterCIDRs_.size() == 1)
+        rule(o, kMappedClusterIpChain,
+             {nft::notMatch(saddr_, Value::prefix(clusterCIDRs_.front())), Verdict::jump(str(kMarkMasqChain))});
+      else if (clusterCIDRs_.size() > 1)
+        rule(o, kMappedClusterIpChain, {Verdict::jump(str(kMarkMasqOffClusterChain))});
+      // External traffic policy Cluster may forward to another node: always masquerade.
+      rule(o, kMappedExternalChain, {Verdict::jump(str(kMarkMasqChain))});
+      rule(o, kMappedNodePortChain, {Verdict::jump(str(kMarkMasqChain))});
+      // One rule per endpoint count K: a Service port with K endpoints has the keys offset(K) .. offset(K)+K-1, so
+      // only rule K finds its key; the others miss and fall through. Uniform: 1/K each, as kube-proxy's numgen.
+      for (uint32_t k = 1; k <= kMaxMappedEndpoints; ++k) {
+        const nft::NumgenKey ng{k, mappedOffset(k)};
+        rule(o, kMappedClusterIpChain, {nft::NatMap{ipConcat, ng, str(kEndpointsMap)}});
+        rule(o, kMappedExternalChain, {nft::NatMap{ipConcat, ng, str(kEndpointsMap)}});
+        rule(o, kMappedNodePortChain, {nft::NatMap{portConcat, ng, str(kNodePortEndpointsMap)}});
+      }
+    }
     rule(o, kMarkMasqChain, {nft::MarkSet{cfg_.masqueradeBit}});
+    if (cfg_.endpointMaps) {
+      // Hairpin through a mapped ClusterIP: the pod is both source and (after DNAT) destination. A Service chain
+      // does this in each endpoint chain (`ip saddr <endpoint> jump mark-for-masquerade`).
+      const Field origDaddr = v6_ ? Field::CtOriginalIp6Daddr : Field::CtOriginalIpDaddr;
+      rule(o, kMasqueradingChain,
+           {nft::lookup({saddr_, daddr_, origDaddr}, str(kHairpinSet)), Verdict::jump(str(kMarkMasqChain))});
+    }
     rule(o, kMasqueradingChain,
          {nft::Match{Field::MetaMark, nft::CmpOp::Eq, Value::mark(0), cfg_.masqueradeBit}, Verdict::ret()});
     // Clear the bit before masquerading, so a packet that loops back through the node is judged afresh.
@@ -229,6 +296,84 @@ class RulesBuilder::Impl {
     if (clusterCIDRs_.size() > 1 && !cfg_.masqueradeAll) {
       for (const Cidr& c : clusterCIDRs_) rule(o, kMarkMasqOffClusterChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
       rule(o, kMarkMasqOffClusterChain, {Verdict::jump(str(kMarkMasqChain))});
+    }
+  }
+
+  /// loadBalancerSourceRanges: allowed prefixes return, the rest is dropped. When a range holds the node's own
+  /// address, the LB VIPs are allowed too: a VIP bound locally loops back with itself as source.
+  void firewallRules(Out& o, const std::string& fwChain, const std::vector<Cidr>& sourceRanges,
+                     const std::vector<IpAddress>& lbVIPs) const {
+    bool allowFromNode = false;
+    for (const Cidr& c : sourceRanges) {
+      rule(o, fwChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
+      allowFromNode = allowFromNode || (!nodeIPs_.empty() && c.contains(nodeIPs_.front()));
+    }
+    if (allowFromNode)
+      for (const IpAddress& ip : lbVIPs) rule(o, fwChain, {nft::match(saddr_, Value::ip(ip)), Verdict::ret()});
+    rule(o, fwChain, {Verdict::drop()});
+  }
+
+  /// A service port without per-Service state: gate elements, endpoint map elements and hairpin elements only
+  /// (plus, as for any Service, the no-endpoint verdicts and the loadBalancerSourceRanges firewall chain). The
+  /// ClusterIP path uses the internal-policy endpoints; externalIPs, LB VIPs and the NodePort use all of them
+  /// (externalTrafficPolicy Cluster).
+  void buildMappedPort(Out& o, L4Proto proto, const kube::ServicePort& port, const IpAddress& clusterIP,
+                       const std::vector<IpAddress>& externalIPs, const std::vector<IpAddress>& lbVIPs,
+                       const std::vector<Cidr>& sourceRanges, const CategorizedEndpoints& eps,
+                       const std::vector<EndpointInfo>& internalList, bool hasInternal, bool hasExternal,
+                       bool external, bool usesFirewall, const std::string& fwChain,
+                       const std::optional<std::string>& spn) const {
+    const Value pv = Value::proto(proto), portv = Value::port(port.port);
+    const Verdict noEndpoint = eps.hasAny ? Verdict::drop() : Verdict::goTo(str(kRejectChain));
+    auto endpoints = [&](std::string_view map, nft::Key prefix, const std::vector<EndpointInfo>& list) {
+      const uint32_t base = mappedOffset(static_cast<uint32_t>(list.size()));
+      for (size_t i = 0; i < list.size(); ++i) {
+        nft::Key key = prefix;
+        key.push_back(Value::integer(base + static_cast<uint32_t>(i)));
+        o.parts.elements.push_back(nft::Element{.set = str(map), .key = key,
+                                                .dataConcat = {Value::ip(list[i].ip), Value::port(list[i].port)}});
+      }
+    };
+    // ClusterIP.
+    if (hasInternal) {
+      const nft::Key key{Value::ip(clusterIP), pv, portv};
+      element(o, kMappedClusterIpsSet, key, std::nullopt);
+      endpoints(kEndpointsMap, key, internalList);
+      std::vector<IpAddress> seen;
+      for (const EndpointInfo& e : internalList) {
+        if (std::find(seen.begin(), seen.end(), e.ip) != seen.end()) continue;
+        seen.push_back(e.ip);
+        element(o, kHairpinSet, {Value::ip(e.ip), Value::ip(e.ip), Value::ip(clusterIP)}, std::nullopt);
+      }
+    } else {
+      element(o, kNoEndpointServicesMap, {Value::ip(clusterIP), pv, portv}, noEndpoint, spn);
+    }
+    // externalIPs and LB VIPs (ipMode VIP).
+    auto externalIP = [&](const IpAddress& ip) {
+      const nft::Key key{Value::ip(ip), pv, portv};
+      if (eps.hasAny && external) {
+        element(o, kMappedExternalIpsSet, key, std::nullopt);
+        endpoints(kEndpointsMap, key, eps.cluster);
+      }
+      if (!hasExternal) element(o, kNoEndpointServicesMap, key, noEndpoint, spn);
+    };
+    for (const IpAddress& ip : externalIPs) externalIP(ip);
+    if (usesFirewall) {
+      chain(o, fwChain);
+      firewallRules(o, fwChain, sourceRanges, lbVIPs);
+    }
+    for (const IpAddress& ip : lbVIPs) {
+      externalIP(ip);
+      if (usesFirewall) element(o, kFirewallIpsMap, {Value::ip(ip), pv, portv}, Verdict::goTo(fwChain), spn);
+    }
+    // NodePort.
+    if (port.nodePort != 0) {
+      const nft::Key key{pv, Value::port(port.nodePort)};
+      if (eps.hasAny && external) {
+        element(o, kMappedNodePortsSet, key, std::nullopt);
+        endpoints(kNodePortEndpointsMap, key, eps.cluster);
+      }
+      if (!hasExternal) element(o, kNoEndpointNodePortsMap, key, noEndpoint, spn);
     }
   }
 
@@ -305,6 +450,12 @@ class RulesBuilder::Impl {
     const bool usesExternalChain = eps.hasAny && external;
     const bool usesFirewall = !lbVIPs.empty() && !sourceRanges.empty();
     const std::string fwChain = hashedName(kFirewallPrefix, base);
+    // Endpoint maps: no chain of its own when nothing needs per-Service state (README.md).
+    const std::vector<EndpointInfo>& internalList = itpLocal ? eps.local : eps.cluster;
+    const bool mapped = cfg_.endpointMaps && !affinity && !etpLocal &&
+                        (!hasInternal || (!internalList.empty() && internalList.size() <= kMaxMappedEndpoints)) &&
+                        (!usesExternalChain || !hasExternal ||
+                         (!eps.cluster.empty() && eps.cluster.size() <= kMaxMappedEndpoints));
 
     // No endpoints at all: reject (the client learns at once). Endpoints only elsewhere while the policy is
     // Local: drop, as kube-proxy, since rejecting would make a client-side LB health check look healthy.
@@ -322,6 +473,12 @@ class RulesBuilder::Impl {
       for (const EndpointInfo& e : all)
         if (e.local && e.ready) ++info.localReady;
       o.ports->push_back(std::move(info));
+    }
+
+    if (mapped) {
+      buildMappedPort(o, proto, port, clusterIP, externalIPs, lbVIPs, sourceRanges, eps, internalList, hasInternal,
+                      hasExternal, external, usesFirewall, fwChain, spn);
+      return;
     }
 
     std::vector<std::string> epChains(eps.reachable.size()), affinitySets(eps.reachable.size());
@@ -363,18 +520,7 @@ class RulesBuilder::Impl {
       if (!hasExternal) element(o, kNoEndpointServicesMap, ipKey(ip), noEndpointExternal, spn);
     }
 
-    // loadBalancerSourceRanges: allowed prefixes return, the rest is dropped. When a range holds the node's
-    // own address, the LB VIPs are allowed too: a VIP bound locally loops back with itself as source.
-    if (usesFirewall) {
-      bool allowFromNode = false;
-      for (const Cidr& c : sourceRanges) {
-        rule(o, fwChain, {nft::match(saddr_, Value::prefix(c)), Verdict::ret()});
-        allowFromNode = allowFromNode || (!nodeIPs_.empty() && c.contains(nodeIPs_.front()));
-      }
-      if (allowFromNode)
-        for (const IpAddress& ip : lbVIPs) rule(o, fwChain, {nft::match(saddr_, Value::ip(ip)), Verdict::ret()});
-      rule(o, fwChain, {Verdict::drop()});
-    }
+    if (usesFirewall) firewallRules(o, fwChain, sourceRanges, lbVIPs);
 
     // LoadBalancer VIPs (ipMode VIP only).
     for (const IpAddress& ip : lbVIPs) {

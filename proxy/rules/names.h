@@ -57,6 +57,23 @@ inline constexpr std::string_view kClusterIpsSet = "cluster-ips";
 /// The local addresses NodePorts are served on, when nodePortAddresses is set.
 inline constexpr std::string_view kNodePortIpsSet = "nodeport-ips";
 
+// Endpoint maps (Config::endpointMaps): Services that need no per-Service state are programmed as map elements only.
+/// Gates: `addr . proto . port` of mapped ClusterIPs, and of mapped externalIPs / LoadBalancer VIPs.
+inline constexpr std::string_view kMappedClusterIpsSet = "mapped-cluster-ips";
+inline constexpr std::string_view kMappedExternalIpsSet = "mapped-external-ips";
+/// Gate: `proto . port` of mapped NodePorts.
+inline constexpr std::string_view kMappedNodePortsSet = "mapped-nodeports";
+/// `addr . proto . port . N : endpoint . port`, N from `numgen random mod K offset K(K-1)/2` for K endpoints.
+inline constexpr std::string_view kEndpointsMap = "endpoints";
+/// The same keyed by `proto . nodePort . N`.
+inline constexpr std::string_view kNodePortEndpointsMap = "nodeport-endpoints";
+/// `endpoint . endpoint . ClusterIP`: a pod that reached itself through a mapped ClusterIP (hairpin).
+inline constexpr std::string_view kHairpinSet = "hairpin-endpoints";
+/// Chains reached through the gates: masquerade marking, then one `dnat ... map` rule per endpoint count.
+inline constexpr std::string_view kMappedClusterIpChain = "mapped-cluster-ip";
+inline constexpr std::string_view kMappedExternalChain = "mapped-external";
+inline constexpr std::string_view kMappedNodePortChain = "mapped-nodeport";
+
 // Prefixes of per-service and per-endpoint objects.
 inline constexpr std::string_view kServicePrefix = "service";    // cluster traffic policy: all usable endpoints
 inline constexpr std::string_view kLocalPrefix = "local";        // local traffic policy: this node's endpoints

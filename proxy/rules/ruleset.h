@@ -76,7 +76,15 @@ struct Config {
   NodePortAddresses nodePortAddresses;
   /// The packet-mark bit that asks for masquerade (kube-proxy's --masquerade-bit 14 = 0x4000).
   uint32_t masqueradeBit = 0x4000;
+  /// Service ports that need no state of their own (no sessionAffinity, externalTrafficPolicy Cluster, at most
+  /// kMaxMappedEndpoints endpoints per path) are programmed as elements of the endpoint maps, with no chain per
+  /// Service or endpoint (see README.md). false: kube-proxy's chain per Service and endpoint for every Service
+  /// (the benchmark's peer layout).
+  bool endpointMaps = true;
 };
+
+/// The most endpoints a mapped service port may have on one path (one `dnat ... map` rule per count 1..this).
+inline constexpr size_t kMaxMappedEndpoints = 16;
 
 /// Part of a table's content: the shared skeleton, or one Service's objects.
 struct RuleParts {

@@ -97,6 +97,11 @@ struct Fnv {
           } else if constexpr (std::is_same_v<T, nft::NumgenMatch>) {
             num(x.modulus);
             num(x.value);
+          } else if constexpr (std::is_same_v<T, nft::NatMap>) {
+            concat(x.key);
+            num(x.numgen ? (uint64_t(x.numgen->modulus) << 32 | x.numgen->offset) : 0);
+            num(x.numgen.has_value());
+            str(x.map);
           } else {
             static_assert(sizeof(T) == 0, "statement type not digested");
           }

@@ -277,6 +277,79 @@ namespace {
 
 // Packets: pod ns (10.85.0.5/24) -> router ns (this test's ns; 10.85.0.1, 192.168.77.1) -> server ns
 // (192.168.77.2/24, no route back to 10.85.0.0/16). A ping only returns when the router masquerades.
+/// Data maps with `typeof` keys ending in numgen, `dnat ... map` and a three-address set: what nodenet-proxy's
+/// endpoint maps use. The kernel's listing must equal our text (typeof userdata as nft writes it), load back
+/// through nft's parser (also with the table present: nft 1.0.6 cannot re-evaluate a map whose data typeof says
+/// `th dport` once it is in the kernel, "conflicting protocols", so the data is declared as `tcp dport`, the same
+/// inet_service type), and list back into the same model objects.
+TEST_F(NftKernelTest, EndpointMapsRoundTrip) {
+  for (Family fam : {Family::Ip, Family::Ip6}) {
+    SCOPED_TRACE(familyName(fam));
+    const bool v6 = fam == Family::Ip6;
+    const Field daddr = v6 ? Field::Ip6Daddr : Field::IpDaddr, saddr = v6 ? Field::Ip6Saddr : Field::IpSaddr;
+    const Field ctDaddr = v6 ? Field::CtOriginalIp6Daddr : Field::CtOriginalIpDaddr;
+    const DataType addr = v6 ? DataType::Ipv6Addr : DataType::Ipv4Addr;
+    const Value svc = ipv(v6 ? "fd00:30::41" : "172.30.0.41"), ep1 = ipv(v6 ? "fd00:180::1" : "10.180.0.1"),
+                ep2 = ipv(v6 ? "fd00:180::2" : "10.180.0.2");
+    Transaction tx(fam, "nn-maps");
+    tx.add(Table{fam, "nn-maps"});
+    tx.add(Chain{.name = "pre", .base = BaseChain{ChainType::Nat, Hook::Prerouting, priority::kDstNat}});
+    tx.add(Chain{.name = "post", .base = BaseChain{ChainType::Nat, Hook::Postrouting, priority::kSrcNat}});
+    tx.add(Set{.name = "eps",
+               .key = {addr, DataType::InetProto, DataType::InetService, DataType::Integer},
+               .comment = "endpoints",
+               .dataConcat = {addr, DataType::InetService},
+               .typeOf = SetTypeof{{daddr, Field::MetaL4proto, Field::ThDport}, NumgenKey{136, 0}, {daddr, Field::TcpDport}}});
+    tx.add(Set{.name = "np",
+               .key = {DataType::InetProto, DataType::InetService, DataType::Integer},
+               .dataConcat = {addr, DataType::InetService},
+               .typeOf = SetTypeof{{Field::MetaL4proto, Field::ThDport}, NumgenKey{136, 0}, {daddr, Field::TcpDport}}});
+    tx.add(Set{.name = "hairpin", .key = {addr, addr, addr}});
+    tx.add(Rule{.chain = "pre", .statements = {NatMap{{daddr, Field::MetaL4proto, Field::ThDport}, NumgenKey{2, 1}, "eps"}}});
+    tx.add(Rule{.chain = "pre", .statements = {NatMap{{Field::MetaL4proto, Field::ThDport}, NumgenKey{1, 0}, "np"}}});
+    tx.add(Rule{.chain = "post", .statements = {lookup({saddr, daddr, ctDaddr}, "hairpin"), Masquerade{}}});
+    const Value tcp = Value::proto(L4Proto::TCP);
+    tx.add(Element{.set = "eps", .key = {svc, tcp, Value::port(80), Value::integer(1)}, .dataConcat = {ep1, Value::port(8080)}});
+    tx.add(Element{.set = "eps", .key = {svc, tcp, Value::port(80), Value::integer(2)}, .dataConcat = {ep2, Value::port(8080)}});
+    tx.add(Element{.set = "np", .key = {tcp, Value::port(30080), Value::integer(0)}, .dataConcat = {ep1, Value::port(8080)}});
+    tx.add(Element{.set = "hairpin", .key = {ep1, ep1, svc}});
+    ASSERT_TRUE(tx.ok()) << tx.status().error().message();
+    Status st = kernel_->commit(tx);
+    ASSERT_TRUE(st.ok()) << st.error().message();
+
+    std::string listing = inNs(strCat("nft list table ", familyName(fam), " nn-maps"));
+    auto rules = ruleLines(listing);
+    ASSERT_EQ(rules.size(), 3u) << listing;
+    for (size_t i = 0; i < 3; ++i)
+      EXPECT_EQ(rules[i], ruleBodyToString(std::get<Rule>(tx.operations()[6 + i].object), fam)) << listing;
+    for (size_t i = 3; i < 6; ++i) {
+      const Set& set = std::get<Set>(tx.operations()[i].object);
+      std::string decl = setBodyToString(set);
+      EXPECT_NE(listing.find(decl.substr(0, decl.find(';'))), std::string::npos) << decl << "\n" << listing;
+    }
+    EXPECT_NE(listing.find(elementToString(std::get<Element>(tx.operations()[9].object))), std::string::npos) << listing;
+    EXPECT_EQ(nftCheck(listing), "");
+    EXPECT_EQ(nftCheck(tx.toString()), "");
+
+    auto sets = kernel_->listSets(fam, "nn-maps");
+    ASSERT_TRUE(sets.ok()) << sets.error().message();
+    ASSERT_EQ(sets->size(), 3u);
+    for (const Set& k : *sets) {
+      const Set* want = nullptr;
+      for (size_t i = 3; i < 6; ++i)
+        if (std::get<Set>(tx.operations()[i].object).name == k.name) want = &std::get<Set>(tx.operations()[i].object);
+      ASSERT_NE(want, nullptr) << k.name;
+      EXPECT_TRUE(k.sameShape(*want)) << k.name;
+      EXPECT_EQ(k.comment, want->comment) << k.name;
+    }
+    auto elems = kernel_->listElements(fam, "nn-maps", "eps");
+    ASSERT_TRUE(elems.ok()) << elems.error().message();
+    ASSERT_EQ(elems->size(), 2u);
+    std::sort(elems->begin(), elems->end(), [](auto& a, auto& b) { return a.key < b.key; });
+    EXPECT_EQ((*elems)[1].dataConcat, (Key{ep2, Value::port(8080)}));
+  }
+}
+
 TEST_F(NftKernelTest, MasqueradeRuleReallyMasquerades) {
   std::string pod = newNetns(), server = newNetns();
   ASSERT_FALSE(pod.empty() || server.empty());

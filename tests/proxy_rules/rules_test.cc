@@ -9,7 +9,9 @@
 //             off-cluster client 203.0.113.5; NodePort 30080
 //
 // Goldens live in testdata/<name>.nft (FakeNft's dump of the table); NODENET_UPDATE_GOLDEN=1 rewrites them
-// (review the diff).
+// (review the diff). ctest runs every test twice: with the default layout (endpoint maps) and with
+// NODENET_PROXY_RULES_LAYOUT=chains (Config::endpointMaps = false, kube-proxy's chain per Service and endpoint;
+// goldens in testdata/chains/), and the packet traces must come out the same in both.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -25,6 +27,11 @@
 
 namespace nodenet::proxy::rules {
 namespace {
+
+bool chainLayout() {
+  const char* l = std::getenv("NODENET_PROXY_RULES_LAYOUT");
+  return l && std::string(l) == "chains";
+}
 
 using testing::Tracer;
 
@@ -66,7 +73,10 @@ struct World {
   std::vector<std::vector<kube::EndpointSlice>> slices;
   Config config;
 
-  World() { config.clusterCIDRs = {cidr("10.180.0.0/16"), cidr("fd00:180::/64")}; }
+  World() {
+    config.clusterCIDRs = {cidr("10.180.0.0/16"), cidr("fd00:180::/64")};
+    config.endpointMaps = !chainLayout();
+  }
   kube::Service& add(kube::Service s, std::vector<kube::EndpointSlice> sl = {}) {
     services.reserve(16);
     slices.reserve(16);
@@ -102,7 +112,7 @@ void expectGolden(const std::string& name, const Ruleset& rs) {
   st = fake.commit(tx);
   ASSERT_TRUE(st.ok()) << "resync: " << st.error().message();
   std::string got = fake.dumpTable(rs.family, rs.table);
-  std::string path = std::string(NODENET_PROXY_RULES_TESTDATA) + "/" + name + ".nft";
+  std::string path = std::string(NODENET_PROXY_RULES_TESTDATA) + (chainLayout() ? "/chains/" : "/") + name + ".nft";
   if (const char* u = std::getenv("NODENET_UPDATE_GOLDEN"); u && std::string(u) == "1") {
     std::ofstream(path) << got;
     return;

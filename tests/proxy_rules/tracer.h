@@ -22,6 +22,7 @@ struct Packet {
   IpAddress daddr;
   L4Proto proto = L4Proto::TCP;
   uint16_t dport = 0;
+  IpAddress origDaddr;  // `ct original ip daddr`: the destination before DNAT
   // State the rules change.
   uint32_t mark = 0;
   std::optional<std::pair<IpAddress, uint16_t>> dnat;
@@ -37,7 +38,7 @@ class Tracer {
   /// "dnat 10.180.0.1:80 masq", "reject", "drop", "accept" (untouched).
   std::set<std::string> trace(const std::string& saddr, const std::string& daddr, uint16_t dport,
                               L4Proto proto = L4Proto::TCP, bool fromHost = false) {
-    Packet p{*IpAddress::parse(saddr), *IpAddress::parse(daddr), proto, dport};
+    Packet p{*IpAddress::parse(saddr), *IpAddress::parse(daddr), proto, dport, *IpAddress::parse(daddr)};
     std::vector<Packet> live{p};
     std::set<std::string> out;
     auto stage = [&](nft::Hook hook) {
@@ -110,6 +111,7 @@ class Tracer {
       case Field::UdpDport: return udp ? std::optional(Value::port(p.dport)) : std::nullopt;
       case Field::MetaL4proto: return Value::proto(p.proto);
       case Field::MetaMark: return Value::mark(p.mark);
+      case Field::CtOriginalIpDaddr: case Field::CtOriginalIp6Daddr: return Value::ip(p.origDaddr);
       case Field::CtState: return Value::ctState(nft::ct::kNew);
       case Field::FibDaddrType:
         return Value::fibType(isLocal(p.daddr) ? nft::FibAddrType::Local : nft::FibAddrType::Unicast);
@@ -175,6 +177,29 @@ class Tracer {
                        .statements = std::vector<nft::Statement>(r.statements.begin() + i + 1, r.statements.end())};
         std::vector<Action> out{{p, std::nullopt}};
         for (Action& a : evalRule(rest, p)) out.push_back(std::move(a));
+        return out;
+      } else if (auto* nm = std::get_if<nft::NatMap>(&s)) {
+        // One random draw: every index in the numgen range is possible; a missing element means no match.
+        auto k = key(nm->key, p);
+        if (!k) return {{p, std::nullopt}};
+        const uint32_t first = nm->numgen ? nm->numgen->offset : 0, count = nm->numgen ? nm->numgen->modulus : 1;
+        std::vector<Action> out;
+        bool missed = false;
+        for (uint32_t v = first; v < first + count; ++v) {
+          nft::Key kk = *k;
+          if (nm->numgen) kk.push_back(nft::Value::integer(v));
+          const nft::Element* e = findElement(nm->map, kk);
+          if (!e || e->dataConcat.size() != 2) {
+            missed = true;
+            continue;
+          }
+          Packet q = p;
+          q.dnat = std::make_pair(e->dataConcat[0].address(), static_cast<uint16_t>(e->dataConcat[1].number()));
+          q.daddr = q.dnat->first;
+          q.dport = q.dnat->second;
+          out.push_back({q, nft::Verdict::accept()});
+        }
+        if (missed) out.push_back({p, std::nullopt});
         return out;
       } else if (std::get_if<nft::SetUpdate>(&s) || std::get_if<nft::Counter>(&s)) {
         // affinity state is not modelled: sets stay empty, so every pick is possible

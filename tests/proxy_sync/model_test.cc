@@ -53,6 +53,7 @@ TEST(RulesBuilderTest, EndpointChoiceCascadeUpTo16ThenVmap) {
     kube::Service svc = service("ns1", "a", {"172.30.0.41"}, {port("http", 80)});
     kube::EndpointSlice sl = slice("ns1", "a", "x", eps, {{"http", 8080}});
     rules::Config cfg;
+    cfg.endpointMaps = false;
     rules::RulesBuilder b(rules::NodeInput{"node-a", "zone-a", {}}, cfg);
     rules::ServiceRules r = b.service({&svc, {&sl}});
     std::vector<std::string> dispatch;

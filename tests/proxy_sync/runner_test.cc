@@ -159,6 +159,7 @@ TEST(ProxierRunnerTest, FirstSyncWaitsForCachesThenFollowsChangesAndRetriesFailu
   ProxierConfig cfg;
   cfg.ipv4 = rules::Config{};
   cfg.ipv4->clusterCIDRs = {cidr("10.180.0.0/16")};
+  cfg.ipv4->endpointMaps = false;  // the follow-up sync below deletes a flushed endpoint chain
   cfg.nodeName = "node-a";
   cfg.retryInitial = 2s;
   cfg.retryMax = 8s;

@@ -40,6 +40,12 @@ class SyncTest : public ::testing::Test {
     return *proxier_;
   }
 
+  /// kube-proxy's chain per Service and endpoint (the tests of chain mechanics: refills, delayed deletes).
+  void chainLayout() {
+    config_.ipv4->endpointMaps = false;
+    if (config_.ipv6) config_.ipv6->endpointMaps = false;
+  }
+
   void setServices(std::vector<kube::Service> s) { cache_.replaceAll<kube::Service>(std::move(s)); }
   void setSlices(std::vector<kube::EndpointSlice> s) { cache_.replaceAll<kube::EndpointSlice>(std::move(s)); }
   void put(kube::Object o) { ASSERT_TRUE(cache_.apply(kube::Event::added(std::move(o))).has_value()); }
@@ -122,6 +128,7 @@ TEST_F(SyncTest, SyncWaitsForNothingWhenDrivenByHand) {
 }
 
 TEST_F(SyncTest, IncrementalSendsOnlyTheChangedService) {
+  chainLayout();
   setServices({service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)}),
                service("ns1", "svc2", {"172.30.0.42"}, {port("http", 80)})});
   setSlices({slice("ns1", "svc1", "a", {{"10.180.0.1"}}, {{"http", 8080}}),
@@ -163,6 +170,7 @@ TEST_F(SyncTest, IncrementalSendsOnlyTheChangedService) {
 }
 
 TEST_F(SyncTest, NewAndDeletedServiceMoveMapElements) {
+  chainLayout();
   setServices({service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)})});
   setSlices({slice("ns1", "svc1", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
   ASSERT_TRUE(sync().ok);
@@ -197,6 +205,7 @@ TEST_F(SyncTest, NewAndDeletedServiceMoveMapElements) {
 }
 
 TEST_F(SyncTest, ChangedVerdictIsDeletedThenAdded) {
+  chainLayout();
   // ClusterIP moves from one chain to another (internalTrafficPolicy Local): same key, new verdict.
   setServices({service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)})});
   setSlices({slice("ns1", "svc1", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
@@ -230,6 +239,7 @@ TEST_F(SyncTest, ElementMovingBetweenServicesIsDeletedBeforeAdded) {
 }
 
 TEST_F(SyncTest, ConflictingExternalIPsFirstServiceWinsAndIncrementalAgrees) {
+  chainLayout();
   auto withExternal = [](const char* ns, const char* name, const char* cip) {
     kube::Service s = service(ns, name, {cip}, {port("http", 80)});
     s.externalIPs = {ip("192.168.99.100")};
@@ -260,6 +270,112 @@ TEST_F(SyncTest, ConflictingExternalIPsFirstServiceWinsAndIncrementalAgrees) {
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_NE(dump().find("192.168.99.100 . tcp . 80 : goto " + lateExt), std::string::npos);
   ASSERT_TRUE(sync().ok);
+  EXPECT_EQ(dump(), expectedDump());
+}
+
+TEST_F(SyncTest, EndpointMapsIncrementalIsElementsOnly) {
+  setServices({service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)}),
+               service("ns1", "svc2", {"172.30.0.42"}, {port("http", 80)})});
+  setSlices({slice("ns1", "svc1", "a", {{"10.180.0.1"}}, {{"http", 8080}}),
+             slice("ns1", "svc2", "a", {{"10.180.0.2"}}, {{"http", 8080}})});
+  ASSERT_TRUE(sync().ok);
+  EXPECT_EQ(dump(), expectedDump());
+
+  // +1 endpoint: svc2 moves from the 1-endpoint index (0) to the 2-endpoint ones (1, 2). No chain, no rule.
+  put(slice("ns1", "svc2", "a", {{"10.180.0.2"}, {"10.180.0.3"}}, {{"http", 8080}}));
+  SyncReport r = sync();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_FALSE(r.full);
+  EXPECT_EQ(r.servicesChanged, 1u);
+  EXPECT_EQ(lastTx_,
+            "delete element ip nodenet endpoints { 172.30.0.42 . tcp . 80 . 0 }\n"
+            "add element ip nodenet endpoints { 172.30.0.42 . tcp . 80 . 1 : 10.180.0.2 . 8080 }\n"
+            "add element ip nodenet endpoints { 172.30.0.42 . tcp . 80 . 2 : 10.180.0.3 . 8080 }\n"
+            "add element ip nodenet hairpin-endpoints { 10.180.0.3 . 10.180.0.3 . 172.30.0.42 }\n");
+  EXPECT_EQ(dump(), expectedDump());
+
+  // -1 endpoint, +1 Service, -1 Service: still elements only, and nothing is left for a later sync.
+  put(slice("ns1", "svc2", "a", {{"10.180.0.3"}}, {{"http", 8080}}));
+  ASSERT_TRUE(sync().ok);
+  EXPECT_EQ(dump(), expectedDump());
+  put(service("ns1", "svc3", {"172.30.0.43"}, {port("http", 80, L4Proto::TCP, 30080)}));
+  put(slice("ns1", "svc3", "a", {{"10.180.0.4"}, {"10.180.0.5"}}, {{"http", 8080}}));
+  r = sync();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(linesWith(lastTx_, "chain").empty()) << lastTx_;
+  EXPECT_TRUE(linesWith(lastTx_, "rule").empty()) << lastTx_;
+  EXPECT_EQ(linesWith(lastTx_, "add element ip nodenet nodeport-endpoints").size(), 2u) << lastTx_;
+  EXPECT_EQ(dump(), expectedDump());
+  del(kube::ObjectKind::Service, "ns1/svc3");
+  ASSERT_TRUE(sync().ok);
+  EXPECT_TRUE(linesWith(lastTx_, "add").empty()) << lastTx_;
+  EXPECT_EQ(dump(), expectedDump());
+  ASSERT_TRUE(sync().ok);
+  EXPECT_EQ(lastTx_, "");  // nothing was left flushed for a later sync
+}
+
+TEST_F(SyncTest, EndpointMapsServiceSwitchesToChainsAndBack) {
+  setServices({service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)})});
+  setSlices({slice("ns1", "svc1", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
+  ASSERT_TRUE(sync().ok);
+  // sessionAffinity needs per-Service state: the port gets chains; the map elements go in the same transaction.
+  kube::Service s = service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)});
+  s.sessionAffinity = kube::SessionAffinity::ClientIP;
+  s.affinityTimeoutSeconds = 10800;
+  put(s);
+  SyncReport r = sync();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(linesWith(lastTx_, "delete element ip nodenet endpoints").size(), 1u) << lastTx_;
+  EXPECT_EQ(linesWith(lastTx_, "add element ip nodenet service-ips").size(), 1u) << lastTx_;
+  EXPECT_EQ(dump(), expectedDump());
+  put(service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)}));
+  ASSERT_TRUE(sync().ok);
+  ASSERT_TRUE(sync().ok);  // deletes the flushed chains and affinity set
+  EXPECT_EQ(dump(), expectedDump());
+}
+
+TEST_F(SyncTest, EndpointMapsConflictingExternalIPsStayConsistent) {
+  auto withExternal = [](const char* ns, const char* name, const char* cip) {
+    kube::Service s = service(ns, name, {cip}, {port("http", 80)});
+    s.externalIPs = {ip("192.168.99.100")};
+    return s;
+  };
+  setServices({withExternal("ns2", "late", "172.30.0.42")});
+  setSlices({slice("ns2", "late", "a", {{"10.180.0.2"}}, {{"http", 8080}}),
+             slice("ns1", "early", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
+  ASSERT_TRUE(sync().ok);
+  const std::string lateKey = "192.168.99.100 . tcp . 80 . 0 : 10.180.0.2 . 8080";
+  const std::string earlyKey = "192.168.99.100 . tcp . 80 . 0 : 10.180.0.1 . 8080";
+  EXPECT_NE(dump().find(lateKey), std::string::npos);
+  put(withExternal("ns1", "early", "172.30.0.41"));
+  SyncReport r = sync();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_FALSE(r.full);
+  EXPECT_NE(dump().find(earlyKey), std::string::npos);
+  EXPECT_EQ(dump(), expectedDump());
+  del(kube::ObjectKind::Service, "ns1/early");
+  ASSERT_TRUE(sync().ok);
+  EXPECT_NE(dump().find(lateKey), std::string::npos);
+  EXPECT_EQ(dump(), expectedDump());
+}
+
+TEST_F(SyncTest, EndpointMapsDriftIsRepairedByTheFullResync) {
+  config_.syncPeriod = std::chrono::seconds(30);
+  setServices({service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)})});
+  setSlices({slice("ns1", "svc1", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
+  ASSERT_TRUE(sync().ok);
+  {
+    nft::Transaction tx(nft::Family::Ip, "nodenet");
+    tx.remove(nft::Element{.set = "endpoints",
+                           .key = {nft::Value::ip(ip("172.30.0.41")), nft::Value::proto(L4Proto::TCP),
+                                   nft::Value::port(80), nft::Value::integer(0)}});
+    ASSERT_TRUE(fake_.commit(tx).ok());
+  }
+  EXPECT_NE(dump(), expectedDump());
+  clock_.advance(std::chrono::seconds(31));
+  SyncReport r = sync();
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(r.full);
   EXPECT_EQ(dump(), expectedDump());
 }
 
@@ -334,6 +450,7 @@ TEST_F(SyncTest, FullSyncReplacesOldStateAndDeletesLeftoversLater) {
 }
 
 TEST_F(SyncTest, PeriodicFullResyncRepairsDrift) {
+  chainLayout();
   config_.syncPeriod = std::chrono::seconds(30);
   setServices({service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)})});
   setSlices({slice("ns1", "svc1", "a", {{"10.180.0.1"}}, {{"http", 8080}})});

@@ -86,6 +86,28 @@ struct NumgenMatch {
   uint32_t value = 0;
 };
 
+/// `numgen random mod MODULUS [offset OFFSET]` as the last part of a map key: a fresh random number in
+/// [OFFSET, OFFSET + MODULUS) per packet.
+struct NumgenKey {
+  uint32_t modulus = 1;
+  uint32_t offset = 0;
+  std::string toString() const {
+    std::string s = strCat("numgen random mod ", modulus);
+    if (offset) s += strCat(" offset ", offset);
+    return s;
+  }
+  bool operator==(const NumgenKey&) const = default;
+};
+
+/// `dnat ip to KEY [. numgen random mod M offset O] map @MAP`: DNAT to the `address . port` the data map holds for
+/// the key; no element for the key: the rule does not match (the packet goes on to the next rule). ip and ip6
+/// tables only. The map's data must be `ipv4_addr . inet_service` (`ipv6_addr . inet_service`).
+struct NatMap {
+  Concat key;
+  std::optional<NumgenKey> numgen;
+  std::string map;
+};
+
 /// `update @set { KEY }` (optionally with a per-element timeout): session affinity.
 struct SetUpdate {
   Concat key;
@@ -133,7 +155,7 @@ struct Reject {
 
 using Statement =
     std::variant<Match, Lookup, VmapLookup, NumgenVmap, SetUpdate, Counter, Verdict, Nat, Masquerade, MarkSet, Reject,
-                 NumgenMatch>;
+                 NumgenMatch, NatMap>;
 
 // Convenience constructors for the common shapes.
 inline Statement match(Field f, Value v) { return Match{f, CmpOp::Eq, v, std::nullopt}; }
@@ -220,7 +242,23 @@ enum SetFlag : uint8_t {
   kSetDynamic = 1 << 3,
 };
 
-/// A named set, or a map when `data` is set (`using Map = Set`). Maps with data Verdict are verdict maps.
+/// `typeof KEY [: DATA]`: the expressions a set's key (and a map's data) come from. nft needs it (set userdata) to
+/// print and parse sets whose key has no named type, such as a key ending in `numgen random mod N`; the kernel
+/// only sees `key`/`dataConcat`, which must be the types these expressions yield (numgen: integer).
+struct SetTypeof {
+  Concat key;
+  std::optional<NumgenKey> keyNumgen;
+  Concat data;  // empty for a set
+  std::string keyToString() const {
+    std::string s = concatToString(key);
+    if (keyNumgen) s += " . " + keyNumgen->toString();
+    return s;
+  }
+  bool operator==(const SetTypeof&) const = default;
+};
+
+/// A named set, or a map when `data` or `dataConcat` is set (`using Map = Set`). Maps with data Verdict are verdict
+/// maps; `dataConcat` makes a data map with concatenated values (`: ipv4_addr . inet_service`).
 struct Set {
   std::string name;
   KeyType key;
@@ -228,12 +266,15 @@ struct Set {
   uint8_t flags = 0;  // SetFlag bits
   std::optional<uint32_t> timeoutSec;
   std::optional<std::string> comment;
+  KeyType dataConcat;               // concatenated data (then `data` is empty)
+  std::optional<SetTypeof> typeOf;  // printed as `typeof ...` (userdata); must agree with key/dataConcat
 
-  bool isMap() const { return data.has_value(); }
+  bool isMap() const { return data.has_value() || !dataConcat.empty(); }
   const char* kindName() const { return isMap() ? "map" : "set"; }
   /// The shape that must match when a set is re-added (name aside).
   bool sameShape(const Set& o) const {
-    return key == o.key && data == o.data && flags == o.flags && timeoutSec == o.timeoutSec;
+    return key == o.key && data == o.data && dataConcat == o.dataConcat && flags == o.flags &&
+           timeoutSec == o.timeoutSec;
   }
   bool operator==(const Set&) const = default;
 };
@@ -247,6 +288,7 @@ struct Element {
   std::optional<Value> value;      // data maps
   std::optional<uint32_t> timeoutSec;
   std::optional<std::string> comment;
+  Key dataConcat;                  // data maps with concatenated data (`10.1.0.5 . 8080`)
   bool operator==(const Element&) const = default;
 };
 
@@ -288,6 +330,11 @@ inline std::string statementToString(const Statement& s, Family family) {
     }
     std::string operator()(const NumgenMatch& n) const {
       return strCat("numgen random mod ", n.modulus, " ", n.value);
+    }
+    std::string operator()(const NatMap& n) const {
+      std::string s = strCat("dnat ", family == Family::Ip6 ? "ip6" : "ip", " to ", concatText(n.key));
+      if (n.numgen) s += " . " + n.numgen->toString();
+      return strCat(s, " map @", n.map);
     }
     std::string operator()(const SetUpdate& u) const {
       std::string s = strCat("update @", u.set, " { ", concatText(u.key));
@@ -363,8 +410,15 @@ inline std::string baseChainToString(const BaseChain& b) {
 
 /// The declaration body of a set: `type ipv4_addr; flags timeout; timeout 3h; comment "x";`.
 inline std::string setBodyToString(const Set& s) {
-  std::string out = "type " + keyTypeToString(s.key);
-  if (s.data) out += strCat(" : ", dataTypeInfo(*s.data).name);
+  std::string out;
+  if (s.typeOf) {
+    out = "typeof " + s.typeOf->keyToString();
+    if (!s.typeOf->data.empty()) out += " : " + concatToString(s.typeOf->data);
+  } else {
+    out = "type " + keyTypeToString(s.key);
+    if (s.data) out += strCat(" : ", dataTypeInfo(*s.data).name);
+    if (!s.dataConcat.empty()) out += " : " + keyTypeToString(s.dataConcat);
+  }
   out += ';';
   if (s.flags) {
     std::string f;
@@ -390,6 +444,7 @@ inline std::string elementToString(const Element& e) {
   if (e.comment) s += " comment " + nftQuote(*e.comment);
   if (e.verdict) s += " : " + e.verdict->toString();
   if (e.value) s += " : " + e.value->toString();
+  if (!e.dataConcat.empty()) s += " : " + keyToString(e.dataConcat);
   return s;
 }
 

@@ -108,7 +108,7 @@ class Transaction {
       std::string operator()(const Chain& c) const { return "chain " + c.name; }
       std::string operator()(const Set& s) const { return strCat(s.kindName(), " ", s.name); }
       std::string operator()(const Element& e) const {
-        bool isMap = e.verdict || e.value || tx.isMapForTest(e.set);
+        bool isMap = e.verdict || e.value || !e.dataConcat.empty() || tx.isMapForTest(e.set);
         return strCat("element ", keyToString(e.key), " in ", isMap ? "map " : "set ", e.set);
       }
       std::string operator()(const Rule& r) const {
@@ -231,6 +231,17 @@ class Transaction {
         return Error(strCat("key ", concatToString(c), " does not match ", keyTypeToString(s.key)));
     return okStatus();
   }
+  /// The fields whose typeof description the encoder knows (netlink/nft/encode.cc).
+  static Status checkTypeofField(Field f) {
+    switch (f) {
+      case Field::IpSaddr: case Field::IpDaddr: case Field::Ip6Saddr: case Field::Ip6Daddr:
+      case Field::ThSport: case Field::ThDport: case Field::TcpDport: case Field::MetaL4proto: case Field::MetaMark:
+      case Field::CtOriginalIpSaddr: case Field::CtOriginalIpDaddr: case Field::CtOriginalIp6Saddr:
+      case Field::CtOriginalIp6Daddr:
+        return okStatus();
+      default: return Error(strCat(fieldInfo(f).text, " is not supported in typeof"));
+    }
+  }
   static Status checkVerdict(const Verdict& v) {
     if (v.hasChain()) return checkName("target chain", v.chain);
     if (!v.chain.empty()) return Error("a chain name is only allowed with jump and goto");
@@ -298,6 +309,28 @@ class Transaction {
         return okStatus();
       }
       Status operator()(const Reject&) const { return okStatus(); }
+      Status operator()(const NatMap& n) const {
+        if (tx.family_ != Family::Ip && tx.family_ != Family::Ip6)
+          return Error("dnat ... map is supported in ip and ip6 tables only");
+        NN_TRY(tx.checkConcat(n.key));
+        if (n.key.size() + (n.numgen ? 1 : 0) > Concat::capacity())
+          return Error(strCat("key has more than ", Concat::capacity(), " parts"));
+        if (n.numgen && n.numgen->modulus == 0) return Error("numgen modulus 0");
+        NN_TRY(checkName("map", n.map));
+        auto it = tx.sets_.find(n.map);
+        if (it == tx.sets_.end()) return okStatus();
+        const Set& m = it->second;
+        const DataType addr = tx.family_ == Family::Ip6 ? DataType::Ipv6Addr : DataType::Ipv4Addr;
+        if (!(m.dataConcat == KeyType{addr, DataType::InetService}))
+          return Error(strCat("map ", n.map, " does not map to ", dataTypeInfo(addr).name, " . inet_service"));
+        KeyType want;
+        for (Field f : n.key) want.push_back(fieldInfo(f).type);
+        if (n.numgen) want.push_back(DataType::Integer);
+        if (!(want == m.key))
+          return Error(strCat("key ", concatToString(n.key), n.numgen ? " . numgen" : "", " does not match ",
+                              keyTypeToString(m.key)));
+        return okStatus();
+      }
     };
     return std::visit(V{*this}, s);
   }
@@ -342,6 +375,30 @@ class Transaction {
           // TODO(nft): encode interval elements (start plus interval-end elements, or KEY_END for concatenations).
           return Error("interval sets are not supported yet");
         if (s.timeoutSec && !(s.flags & kSetTimeout)) return Error("a default timeout needs flags timeout");
+        if (!s.dataConcat.empty()) {
+          if (s.data) return Error("a map has either data or concatenated data");
+          if (s.dataConcat.overflowed() || s.dataConcat.size() < 2) return Error("concatenated data needs 2 to 4 parts");
+          for (DataType t : s.dataConcat)
+            if (t == DataType::Verdict) return Error("verdict cannot be part of concatenated data");
+        }
+        if (s.typeOf) {
+          const SetTypeof& t = *s.typeOf;
+          NN_TRY(tx.checkConcat(t.key));
+          KeyType key, data;
+          for (Field f : t.key) key.push_back(fieldInfo(f).type);
+          if (t.keyNumgen) key.push_back(DataType::Integer);
+          for (Field f : t.data) {
+            NN_TRY(tx.checkFamilyField(f));
+            data.push_back(fieldInfo(f).type);
+          }
+          // Only concatenations: nft stores a single typeof expression differently.
+          if (key.size() < 2 || key.overflowed()) return Error("typeof needs a key of 2 to 4 parts");
+          if (!(key == s.key)) return Error(strCat("typeof key ", t.keyToString(), " does not yield ", keyTypeToString(s.key)));
+          if (!(data == s.dataConcat))
+            return Error(strCat("typeof data ", concatToString(t.data), " does not yield the map's data type"));
+          for (Field f : t.key) NN_TRY(checkTypeofField(f));
+          for (Field f : t.data) NN_TRY(checkTypeofField(f));
+        }
         if ((s.flags & kSetConstant) && (s.flags & (kSetTimeout | kSetDynamic)))
           return Error("a constant set cannot have timeouts or be dynamic");
         return okStatus();
@@ -355,7 +412,11 @@ class Transaction {
           if (!v.valid()) return Error("invalid key value");
           if (v.isPrefix()) return Error("prefix keys need an interval set, which is not supported yet");
         }
-        if (e.verdict && e.value) return Error("an element has either a verdict or a value");
+        if ((e.verdict ? 1 : 0) + (e.value ? 1 : 0) + (e.dataConcat.empty() ? 0 : 1) > 1)
+          return Error("an element has either a verdict or a value");
+        if (e.dataConcat.overflowed()) return Error(strCat("data has more than ", Key::capacity(), " parts"));
+        for (const Value& v : e.dataConcat)
+          if (!v.valid() || v.isPrefix()) return Error("invalid data value");
         if (e.verdict) NN_TRY(checkVerdict(*e.verdict));
         NN_TRY(checkComment(e.comment));
         auto it = tx.sets_.find(e.set);
@@ -368,7 +429,14 @@ class Transaction {
         if (s.data == DataType::Verdict && !e.verdict) return Error("a verdict map element needs a verdict");
         if (s.data && s.data != DataType::Verdict && (!e.value || e.value->dataType() != *s.data))
           return Error(strCat("a map element needs a ", dataTypeInfo(*s.data).name, " value"));
-        if (!s.data && (e.verdict || e.value)) return Error("a set element cannot have a value");
+        if (!s.dataConcat.empty()) {
+          bool fits = e.dataConcat.size() == s.dataConcat.size();
+          for (size_t i = 0; fits && i < e.dataConcat.size(); ++i) fits = e.dataConcat[i].dataType() == s.dataConcat[i];
+          if (!fits) return Error(strCat("a map element needs a ", keyTypeToString(s.dataConcat), " value"));
+        } else if (!e.dataConcat.empty()) {
+          return Error(strCat(s.kindName(), " ", s.name, " has no concatenated data"));
+        }
+        if (!s.isMap() && (e.verdict || e.value)) return Error("a set element cannot have a value");
         if (e.timeoutSec && !(s.flags & kSetTimeout)) return Error("element timeout in a set without flags timeout");
         return okStatus();
       }
