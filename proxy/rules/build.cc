@@ -194,7 +194,6 @@ class RulesBuilder::Impl {
       auto set = [&](std::string_view name, nft::KeyType key, const char* c) {
         o.parts.sets.push_back(nft::Set{.name = str(name), .key = key, .comment = c});
       };
-      set(kMappedClusterIpsSet, ipKey, "ClusterIPs served through the endpoints map");
       set(kMappedExternalIpsSet, ipKey, "externalIPs and LoadBalancer IPs served through the endpoints map");
       set(kMappedNodePortsSet, portKey, "NodePorts served through the nodeport-endpoints map");
       set(kHairpinSet, nft::KeyType{addrType_, addrType_, addrType_}, "endpoint . endpoint . ClusterIP: hairpin");
@@ -244,7 +243,10 @@ class RulesBuilder::Impl {
     }
     rule(o, kServicesChain, {nft::vmap(ipConcat, str(kServiceIpsMap))});
     if (cfg_.endpointMaps) {
-      rule(o, kServicesChain, {nft::lookup(ipConcat, str(kMappedClusterIpsSet)), Verdict::goTo(str(kMappedClusterIpChain))});
+      // Any other ClusterIP: a mapped port, or a port nobody serves (no dnat rule finds a key; the packet leaves
+      // untouched and cluster-ips-check rejects it). cluster-ips holds every ClusterIP already, so mapped ports
+      // need no gate element of their own.
+      rule(o, kServicesChain, {nft::lookup({daddr_}, str(kClusterIpsSet)), Verdict::goTo(str(kMappedClusterIpChain))});
       rule(o, kServicesChain, {nft::lookup(ipConcat, str(kMappedExternalIpsSet)), Verdict::goTo(str(kMappedExternalChain))});
     }
     {
@@ -337,7 +339,6 @@ class RulesBuilder::Impl {
     // ClusterIP.
     if (hasInternal) {
       const nft::Key key{Value::ip(clusterIP), pv, portv};
-      element(o, kMappedClusterIpsSet, key, std::nullopt);
       endpoints(kEndpointsMap, key, internalList);
       std::vector<IpAddress> seen;
       for (const EndpointInfo& e : internalList) {

@@ -58,8 +58,7 @@ inline constexpr std::string_view kClusterIpsSet = "cluster-ips";
 inline constexpr std::string_view kNodePortIpsSet = "nodeport-ips";
 
 // Endpoint maps (Config::endpointMaps): Services that need no per-Service state are programmed as map elements only.
-/// Gates: `addr . proto . port` of mapped ClusterIPs, and of mapped externalIPs / LoadBalancer VIPs.
-inline constexpr std::string_view kMappedClusterIpsSet = "mapped-cluster-ips";
+/// Gate: `addr . proto . port` of mapped externalIPs / LoadBalancer VIPs (ClusterIPs are gated by cluster-ips).
 inline constexpr std::string_view kMappedExternalIpsSet = "mapped-external-ips";
 /// Gate: `proto . port` of mapped NodePorts.
 inline constexpr std::string_view kMappedNodePortsSet = "mapped-nodeports";

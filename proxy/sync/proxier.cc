@@ -1,5 +1,7 @@
 #include "proxy/sync/proxier.h"
 
+#include <malloc.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -31,8 +33,11 @@ class Trace {
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     double cpu = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-    std::fprintf(stderr, "sync trace: %-10s %9.3f ms (cpu %9.3f ms, kernel time in a syscall counts)  VmHWM %ld KiB\n",
-                 phase, std::chrono::duration<double, std::milli>(now - last_).count(), cpu - lastCpu_, hwm());
+    std::fprintf(stderr,
+                 "sync trace: %-10s %9.3f ms (cpu %9.3f ms, kernel time in a syscall counts)  VmHWM %ld KiB, heap in "
+                 "use %zu KiB\n",
+                 phase, std::chrono::duration<double, std::milli>(now - last_).count(), cpu - lastCpu_, hwm(),
+                 static_cast<size_t>(mallinfo2().uordblks + mallinfo2().hblkhd) / 1024);
     last_ = now;
     lastCpu_ = cpu;
   }

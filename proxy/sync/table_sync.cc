@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <malloc.h>
+#include <mutex>
 #include <cstdlib>
 #include <ctime>
 #include <cerrno>
@@ -18,13 +20,21 @@ namespace nodenet::proxy::sync {
 
 namespace {
 
-using ElementIndex = std::map<std::pair<std::string_view, nft::Key>, const nft::Element*>;
+using ElementIndex = std::map<std::pair<std::string_view, nft::Key>, const AppliedElement*>;
 
-ElementIndex indexElements(const rules::RuleParts* p) {
+ElementIndex indexElements(const AppliedService* s) {
   ElementIndex out;
-  if (p)
-    for (const nft::Element& e : p->elements) out.emplace(std::make_pair(std::string_view(e.set), e.key), &e);
+  if (s)
+    for (const AppliedElement& e : s->elements) out.emplace(std::make_pair(std::string_view(*e.set), e.key), &e);
   return out;
+}
+
+/// The set names elements belong to, interned once per process (a few constants of proxy/rules).
+const std::string* internSetName(const std::string& name) {
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> names;
+  std::lock_guard<std::mutex> lock(mu);
+  return &*names.insert(name).first;
 }
 
 /// FNV-1a 64, fed field by field.
@@ -110,6 +120,45 @@ struct Fnv {
   }
 };
 
+/// Frees a vector's storage (`v = {}` would pick the initializer_list assignment and keep the capacity).
+template <typename T>
+void release(std::vector<T>& v) {
+  std::vector<T>().swap(v);
+}
+
+/// Everything of an element but its set and key.
+uint64_t elementDigest(const nft::Element& e) {
+  Fnv f;
+  f.num(e.verdict.has_value());
+  if (e.verdict) f.verdict(*e.verdict);
+  f.num(e.value.has_value());
+  if (e.value) f.value(*e.value);
+  f.num(e.dataConcat.size());
+  for (const nft::Value& v : e.dataConcat) f.value(v);
+  f.num(e.timeoutSec ? uint64_t(*e.timeoutSec) | (1ull << 40) : 0);
+  f.num(e.comment.has_value());
+  if (e.comment) f.str(*e.comment);
+  return f.h;
+}
+
+/// Records the built elements of `st` as applied ones (rules.elements itself is left to the caller to move).
+void recordElements(AppliedService& st) {
+  st.elements.clear();
+  st.elements.reserve(st.rules.elements.size());
+  for (const nft::Element& e : st.rules.elements)
+    st.elements.push_back(AppliedElement{internSetName(e.set), e.key, elementDigest(e)});
+}
+
+/// Calls fn(set, key) for each element of a built or an applied Service.
+template <typename F>
+void forEachElementKey(const AppliedService& st, F&& fn) {
+  if (!st.rules.elements.empty()) {
+    for (const nft::Element& e : st.rules.elements) fn(std::string_view(e.set), e.key);
+  } else {
+    for (const AppliedElement& e : st.elements) fn(std::string_view(*e.set), e.key);
+  }
+}
+
 /// A digest of each chain's rules (statements and comments, in order), in the order of p.chains.
 std::vector<uint64_t> chainDigests(const rules::RuleParts& p, nft::Family) {
   std::unordered_map<std::string_view, Fnv> h;
@@ -147,10 +196,28 @@ std::string serviceKey(const kube::Service& svc) { return strCat(svc.meta.ns.vie
 
 std::shared_ptr<AppliedService> buildService(const rules::RulesBuilder& builder, const rules::ServiceInput& in,
                                              nft::Family family) {
+  // Built into a reused scratch (its vectors keep their capacity), then moved out at exact size: 10k Services
+  // leave no vector-growth garbage between the pieces that stay.
+  thread_local rules::ServiceRules scratch;
+  scratch.chains.clear();
+  scratch.sets.clear();
+  scratch.elements.clear();
+  scratch.rules.clear();
+  scratch.ports.clear();
+  builder.appendService(in, scratch);
+  if (scratch.chains.empty() && scratch.elements.empty() && scratch.ports.empty()) return nullptr;  // skipped
   auto st = std::make_shared<AppliedService>();
-  builder.appendService(in, st->rules);
-  if (st->rules.chains.empty() && st->rules.elements.empty() && st->rules.ports.empty()) return nullptr;  // skipped
-  st->chainDigests = chainDigests(st->rules, family);
+  st->chainDigests = chainDigests(scratch, family);
+  auto take = [](auto& from, auto& to) {
+    to.reserve(from.size());
+    for (auto& x : from) to.push_back(std::move(x));
+    from.clear();
+  };
+  take(scratch.chains, st->rules.chains);
+  take(scratch.sets, st->rules.sets);
+  take(scratch.elements, st->rules.elements);
+  take(scratch.rules, st->rules.rules);
+  take(scratch.ports, st->rules.ports);
   const kube::Service& svc = *in.service;
   if (svc.externalTrafficPolicy == kube::TrafficPolicy::Local && svc.healthCheckNodePort != 0)
     st->healthCheckNodePort = svc.healthCheckNodePort;
@@ -189,13 +256,7 @@ void conntrackDiff(const AppliedService* old, const AppliedService* cur, IpFamil
     }
 }
 
-/// The identity of an element across Services: its set and key.
-std::string elementId(const nft::Element& e) {
-  std::string id = e.set;
-  id += ' ';
-  id += nft::keyToString(e.key);
-  return id;
-}
+ElementId elementId(const nft::Element& e) { return elementIdOf(e.set, e.key); }
 
 void dedupe(std::vector<UdpFlowFilter>& v) {
   std::vector<UdpFlowFilter> out;
@@ -219,14 +280,40 @@ struct PhaseTimer {
     if (!on) return;
     auto now = std::chrono::steady_clock::now();
     double cpu = cpuMs();
-    std::fprintf(stderr, "sync trace:   %-22s %9.3f ms (cpu %9.3f ms)\n", what,
-                 std::chrono::duration<double, std::milli>(now - last).count(), cpu - lastCpu);
+    long pages = 0, rss = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+      std::fclose(f);
+    }
+    struct mallinfo2 mi = mallinfo2();
+    std::fprintf(stderr, "sync trace:   %-22s %9.3f ms (cpu %9.3f ms) VmRSS %ld KiB (heap: arena %zu, in use %zu, free %zu, mmap %zu KiB)\n", what,
+                 std::chrono::duration<double, std::milli>(now - last).count(), cpu - lastCpu, rss * 4,
+                 mi.arena / 1024, mi.uordblks / 1024, mi.fordblks / 1024, mi.hblkhd / 1024);
     last = now;
     lastCpu = cpu;
   }
 };
 
 }  // namespace
+
+ElementId elementIdOf(std::string_view set, const nft::Key& key) {
+  ElementId id{14695981039346656037ull, 0x9e3779b97f4a7c15ull};
+  auto feed = [&](uint8_t c) {
+    id.a = (id.a ^ c) * 1099511628211ull;  // FNV-1a
+    id.b = (id.b ^ c) * 0xff51afd7ed558ccdull;
+    id.b ^= id.b >> 29;
+  };
+  for (char c : set) feed(static_cast<uint8_t>(c));
+  feed(0xff);
+  for (const nft::Value& v : key) {
+    uint8_t buf[16];
+    size_t n = v.encode(buf);
+    feed(static_cast<uint8_t>(v.kind()));
+    feed(static_cast<uint8_t>(n));
+    for (size_t i = 0; i < n; ++i) feed(buf[i]);
+  }
+  return id;
+}
 
 bool ServiceKeyLess::operator()(std::string_view a, std::string_view b) const {
   size_t sa = a.find('/'), sb = b.find('/');
@@ -276,16 +363,66 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
   std::sort(order.begin(), order.end(), [](const rules::ServiceInput* a, const rules::ServiceInput* b) {
     return rules::lessByServiceKey(*a->service, *b->service);
   });
+  // What the kernel has (an absent table has nothing).
+  std::vector<nft::Chain> kchains;
+  std::vector<nft::Set> ksets;
+  if (auto c = kernel.listChains(family_, table_); c.ok())
+    kchains = std::move(*c);
+  else if (c.error().sysErrno() != ENOENT)
+    return c.error().context(strCat("listing chains of ", nft::familyName(family_), " ", table_));
+  if (auto ks = kernel.listSets(family_, table_); ks.ok())
+    ksets = std::move(*ks);
+  else if (ks.error().sysErrno() != ENOENT)
+    return ks.error().context(strCat("listing sets of ", nft::familyName(family_), " ", table_));
+  timer.mark("list kernel");
+  std::unordered_map<std::string_view, const nft::Chain*> kChain;
+  std::unordered_map<std::string_view, const nft::Set*> kSet;
+  for (const auto& c : kchains) kChain.emplace(c.name, &c);
+  for (const auto& k : ksets) kSet.emplace(k.name, &k);
+  std::unordered_set<std::string> wantChains, wantSets;
+
+  // The transaction is written as the Services are built, one Service at a time, so that no second copy of all
+  // their elements ever exists: table, flush, shared objects, then per Service (in namespace/name order) its
+  // chains, sets, elements and rules, then what the kernel has and nobody wants. Every object is added after
+  // what it references (shared sets and chains first; a Service's vmap elements after its own chains).
+  nft::Transaction& tx = plan.tx;
+  tx.reserve(16 + shared.chains.size() + 2 * shared.sets.size() + shared.elements.size() + shared.rules.size() +
+             8 * order.size() + kchains.size() + ksets.size());
+  tx.add(nft::Table{family_, table_, std::string(rules::kTableComment)});
+  tx.flush(nft::Table{family_, table_});  // every chain's rules: nothing below references a stale object any more
+  // Objects whose definition changed cannot be re-added over the old one: delete (unreferenced once the table
+  // is flushed: base chains are never referenced, sets only by rules) and add anew.
+  auto addChain = [&](const nft::Chain& c) {
+    if (auto k = kChain.find(c.name); k != kChain.end() && k->second->base != c.base)
+      tx.remove(nft::Chain{.name = c.name});
+    wantChains.insert(c.name);
+    tx.add(c);
+  };
+  auto addSet = [&](const nft::Set& want) {
+    if (auto k = kSet.find(want.name);
+        k != kSet.end() && (!k->second->sameShape(want) || k->second->comment != want.comment))
+      tx.remove(*k->second);  // the whole definition, so the text says "delete map" for a map
+    wantSets.insert(want.name);
+    tx.add(want);
+  };
+  for (const auto& c : shared.chains) addChain(c);
+  for (const auto& st : shared.sets) addSet(st);
+  // Dispatch maps are rebuilt whole; affinity sets are dynamic and keep their clients' entries.
+  for (const auto& st : shared.sets)
+    if (!(st.flags & nft::kSetDynamic)) tx.flush(nft::Set{.name = st.name});
+  for (const auto& e : shared.elements) tx.add(e);
+  for (const auto& r : shared.rules) tx.add(r);
+
   plan.services.reserve(order.size());
-  std::unordered_map<std::string, std::string> owners;
+  std::unordered_map<ElementId, std::string, ElementIdHash> owners;
   owners.reserve(order.size() * 3);
   std::chrono::steady_clock::duration tBuild{0};
-  for (const rules::ServiceInput* s : order) {
+  for (const rules::ServiceInput* in : order) {
     auto tb = std::chrono::steady_clock::now();
-    auto st = buildService(*builder, *s, family_);
+    auto st = buildService(*builder, *in, family_);
     tBuild += std::chrono::steady_clock::now() - tb;
     if (!st) continue;
-    std::string key = serviceKey(*s->service);
+    std::string key = serviceKey(*in->service);
     // The first Service (in this order) claiming a map key owns it; see planPartial().
     auto& elems = st->rules.elements;
     size_t kept = 0;
@@ -301,71 +438,21 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
       ++kept;
     }
     elems.resize(kept);
+    for (const auto& c : st->rules.chains) addChain(c);
+    for (const auto& set : st->rules.sets) addSet(set);
+    recordElements(*st);
+    for (auto& e : elems) tx.add(std::move(e));
+    release(elems);
+    for (auto& r : st->rules.rules) tx.add(std::move(r));  // the applied state keeps only digests
+    release(st->rules.rules);
     plan.services.emplace_back(std::move(key), std::move(st));
   }
   if (timer.on)
-    std::fprintf(stderr, "sync trace:   (of which build+digest %.3f ms)\n",
-                 std::chrono::duration<double, std::milli>(tBuild).count());
-  timer.mark("build+own");
-  plan.owners.reserve(owners.size());
-  for (auto& [id, owner] : owners) plan.owners.emplace_back(id, std::move(owner));
+    std::fprintf(stderr, "sync trace:   (of which build+digest %.3f ms; %zu owners, %zu ops)\n",
+                 std::chrono::duration<double, std::milli>(tBuild).count(), owners.size(), tx.size());
+  timer.mark("services");
+  plan.fullOwners = std::move(owners);
   plan.servicesChanged = plan.services.size();
-
-  // What the kernel has (an absent table has nothing).
-  std::vector<nft::Chain> kchains;
-  std::vector<nft::Set> ksets;
-  if (auto c = kernel.listChains(family_, table_); c.ok())
-    kchains = std::move(*c);
-  else if (c.error().sysErrno() != ENOENT)
-    return c.error().context(strCat("listing chains of ", nft::familyName(family_), " ", table_));
-  if (!kchains.empty() || true) {
-    if (auto s = kernel.listSets(family_, table_); s.ok())
-      ksets = std::move(*s);
-    else if (s.error().sysErrno() != ENOENT)
-      return s.error().context(strCat("listing sets of ", nft::familyName(family_), " ", table_));
-  }
-
-  timer.mark("list kernel");
-  std::unordered_map<std::string_view, const nft::Chain*> wantChains;
-  std::unordered_map<std::string_view, const nft::Set*> wantSets;
-  size_t nChains = shared.chains.size(), nRules = shared.rules.size(), nElems = shared.elements.size();
-  for (const auto& c : shared.chains) wantChains.emplace(c.name, &c);
-  for (const auto& s : shared.sets) wantSets.emplace(s.name, &s);
-  for (const auto& [key, st] : plan.services) {
-    for (const auto& c : st->rules.chains) wantChains.emplace(c.name, &c);
-    for (const auto& s : st->rules.sets) wantSets.emplace(s.name, &s);
-    nChains += st->rules.chains.size();
-    nRules += st->rules.rules.size();
-    nElems += st->rules.elements.size();
-  }
-
-  timer.mark("want maps");
-  nft::Transaction& tx = plan.tx;
-  tx.reserve(8 + nChains + nRules + nElems + 2 * wantSets.size() + kchains.size() + ksets.size());
-  tx.add(nft::Table{family_, table_, std::string(rules::kTableComment)});
-  tx.flush(nft::Table{family_, table_});  // every chain's rules: nothing below references a stale object any more
-
-  // Objects whose definition changed cannot be re-added over the old one: delete (unreferenced once the table
-  // is flushed: base chains are never referenced, sets only by rules) and add anew.
-  for (const nft::Chain& k : kchains) {
-    auto it = wantChains.find(k.name);
-    if (it != wantChains.end() && k.base != it->second->base) tx.remove(nft::Chain{.name = k.name});
-  }
-  for (const nft::Set& k : ksets) {
-    auto it = wantSets.find(k.name);
-    if (it != wantSets.end() && (!k.sameShape(*it->second) || k.comment != it->second->comment))
-      tx.remove(k);  // the whole definition, so the text says "delete map" for a map
-  }
-
-  for (const auto& c : shared.chains) tx.add(c);
-  for (const auto& [key, st] : plan.services)
-    for (const auto& c : st->rules.chains) tx.add(c);
-  for (const auto& s : shared.sets) tx.add(s);
-  for (const auto& [key, st] : plan.services)
-    for (const auto& s : st->rules.sets) tx.add(s);
-  // Dispatch maps are rebuilt whole; affinity sets are dynamic and keep their clients' entries.
-  for (const auto& s : shared.sets)
-    if (!(s.flags & nft::kSetDynamic)) tx.flush(nft::Set{.name = s.name});
 
   // Unwanted chains and sets: delete those flushed by an earlier committed sync, flush the rest now (the table
   // flush emptied the chains) and delete them next time.
@@ -384,15 +471,6 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
       tx.flush(nft::Set{.name = k.name});
       plan.pendingSets.insert(k.name);
     }
-  }
-
-  for (const auto& e : shared.elements) tx.add(e);
-  for (const auto& [key, st] : plan.services)
-    for (const auto& e : st->rules.elements) tx.add(e);
-  for (const auto& r : shared.rules) tx.add(r);
-  for (const auto& [key, st] : plan.services) {
-    for (auto& r : st->rules.rules) tx.add(std::move(r));  // the applied state keeps only digests
-    st->rules.rules = {};
   }
   NN_TRY(tx.status());
   timer.mark("transaction");
@@ -432,8 +510,8 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
   // 1. Build the touched Services, keeping element ownership as a full sync would give it (first in
   //    namespace/name order wins); evicted owners and waiting losers join the work list.
   std::map<std::string, std::shared_ptr<AppliedService>, ServiceKeyLess> built;
-  std::unordered_map<std::string, std::optional<std::string>> overlay;  // ownership changes made here
-  auto ownerOf = [&](const std::string& id) -> const std::string* {
+  std::unordered_map<ElementId, std::optional<std::string>, ElementIdHash> overlay;  // ownership changes made here
+  auto ownerOf = [&](const ElementId& id) -> const std::string* {
     if (auto it = overlay.find(id); it != overlay.end()) return it->second ? &*it->second : nullptr;
     if (auto it = owners_.find(id); it != owners_.end()) return &it->second;
     return nullptr;
@@ -451,15 +529,15 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
     if (guard > 4 * (touched.size() + losers_.size() + 16) + 64) return Error("element ownership does not settle");
     std::string key = *work.begin();
     work.erase(work.begin());
-    std::vector<std::string> released;
+    std::vector<ElementId> released;
     if (const AppliedService* cur = current(key))
-      for (const nft::Element& e : cur->rules.elements) {
-        std::string id = elementId(e);
+      forEachElementKey(*cur, [&](std::string_view set, const nft::Key& k) {
+        ElementId id = elementIdOf(set, k);
         if (const std::string* o = ownerOf(id); o && *o == key) {
           overlay[id] = std::nullopt;
-          released.push_back(std::move(id));
+          released.push_back(id);
         }
-      }
+      });
     std::shared_ptr<AppliedService> st;
     if (auto in = lookup(key); in && in->service) st = buildService(*builder_, *in, family_);
     losers.erase(key);
@@ -467,7 +545,7 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
       auto& elems = st->rules.elements;
       size_t kept = 0;
       for (size_t i = 0; i < elems.size(); ++i) {
-        std::string id = elementId(elems[i]);
+        ElementId id = elementId(elems[i]);
         const std::string* o = ownerOf(id);
         if (o && *o != key) {
           if (!ServiceKeyLess()(key, *o)) {  // an earlier Service owns it
@@ -485,7 +563,7 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
       }
       elems.resize(kept);
     }
-    for (const std::string& id : released)
+    for (const ElementId& id : released)
       if (const std::string* o = ownerOf(id); !o) {
         ++epoch;
         break;
@@ -572,23 +650,27 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
         if (refill.contains(r.chain)) addRules.push_back(&r);
 
     // Map and set elements.
-    ElementIndex oldElems = indexElements(o);
-    if (n)
-      for (const nft::Element& e : n->elements) {
+    ElementIndex oldElems = indexElements(old);
+    if (cur) {
+      recordElements(*cur);
+      for (size_t i = 0; i < cur->rules.elements.size(); ++i) {
+        nft::Element& e = cur->rules.elements[i];
         auto oe = oldElems.find({std::string_view(e.set), e.key});
         if (oe != oldElems.end()) {
-          bool same = *oe->second == e;
+          bool same = oe->second->digest == cur->elements[i].digest;
           oldElems.erase(oe);
           if (same) continue;
           // A changed element cannot be overwritten (the kernel answers EBUSY): delete, then add.
           delElems.push_back(nft::Element{.set = e.set, .key = e.key});
         }
         changed = true;
-        addElems.push_back(e);
+        addElems.push_back(std::move(e));
       }
+      release(cur->rules.elements);
+    }
     for (const auto& [k, e] : oldElems) {
       changed = true;
-      delElems.push_back(nft::Element{.set = e->set, .key = e->key});
+      delElems.push_back(nft::Element{.set = *e->set, .key = e->key});
     }
 
     conntrackDiff(old, cur.get(), config_.family, plan.conntrack);
@@ -618,7 +700,7 @@ Result<TablePlan> TableSync::planPartial(const std::vector<std::string>& touched
   // 5.
   for (const nft::Rule* r : addRules) tx.add(*r);
   for (auto& [key, st] : plan.services)
-    if (st) st->rules.rules = {};  // copied into the transaction; the applied state keeps digests
+    if (st) release(st->rules.rules);  // copied into the transaction; the applied state keeps digests
   // 6.
   for (auto& e : addElems) tx.add(std::move(e));
   // 7.
@@ -643,7 +725,7 @@ void TableSync::applied(TablePlan&& plan) {
   }
   pendingChains_ = std::move(plan.pendingChains);
   pendingSets_ = std::move(plan.pendingSets);
-  if (plan.full) owners_.clear();
+  if (plan.full) owners_ = std::move(plan.fullOwners);
   for (auto& [id, owner] : plan.owners) {
     if (owner)
       owners_[id] = std::move(*owner);

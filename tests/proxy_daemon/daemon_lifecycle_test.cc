@@ -159,7 +159,7 @@ TEST_F(DaemonLifecycleTest, ProgramsFollowsLeavesRulesOnSigtermAndCleansOnlyItsT
   nsRun({"nft", "add", "table", "inet", "nodenet-cni"});
   auto d = Daemon::start(ns_.path(), daemonArgs({}), dir_ + "/proxy.log");
   ASSERT_TRUE(d);
-  ASSERT_TRUE(waitForNft("list set ip nodenet mapped-cluster-ips", "10.96.0.10 . tcp . 80")) << readAll(dir_ + "/proxy.log");
+  ASSERT_TRUE(waitForNft("list map ip nodenet endpoints", "10.96.0.10 . tcp . 80 . ")) << readAll(dir_ + "/proxy.log");
 
   // A new manifest file becomes rules (the source's inotify -> cache -> proxier).
   {
@@ -172,7 +172,7 @@ TEST_F(DaemonLifecycleTest, ProgramsFollowsLeavesRulesOnSigtermAndCleansOnlyItsT
   EXPECT_EQ(d->signalAndWait(SIGTERM), 0) << readAll(dir_ + "/proxy.log");
   std::string log = readAll(dir_ + "/proxy.log");
   EXPECT_THAT(log, HasSubstr("stopping (the rules stay in place)"));
-  EXPECT_THAT(nft("list set ip nodenet mapped-cluster-ips"), HasSubstr("10.96.0.10 . tcp . 80")) << "rules left in place";
+  EXPECT_THAT(nft("list map ip nodenet endpoints"), HasSubstr("10.96.0.10 . tcp . 80 . ")) << "rules left in place";
 
   auto cleanup = nsRun({binary_, "--cleanup"});
   EXPECT_EQ(cleanup.exitCode, 0) << cleanup.err;
@@ -187,7 +187,7 @@ TEST_F(DaemonLifecycleTest, ProgramsFollowsLeavesRulesOnSigtermAndCleansOnlyItsT
 TEST_F(DaemonLifecycleTest, RestartReplacesItsOwnStateAtomically) {
   auto d1 = Daemon::start(ns_.path(), daemonArgs({}), dir_ + "/proxy1.log");
   ASSERT_TRUE(d1);
-  ASSERT_TRUE(waitForNft("list set ip nodenet mapped-cluster-ips", "10.96.0.11 . tcp . 443"));
+  ASSERT_TRUE(waitForNft("list map ip nodenet endpoints", "10.96.0.11 . tcp . 443 . "));
   ASSERT_EQ(d1->signalAndWait(SIGINT), 0);
   // While it was down, a Service went away: the next run's first (full) sync must drop it.
   fs::remove(dir_ + "/manifests/services.yaml");
