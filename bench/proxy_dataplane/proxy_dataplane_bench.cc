@@ -18,7 +18,8 @@
 // The rules come from the real daemon (build/bin/nodenet-proxy, fed by the fake API server), or with
 // --rules from proxy/rules + NetlinkKernel applied by this program (no daemon).
 //
-// Usage: proxy_dataplane_bench [--rules] [--rounds N] [--count N] [--services N] [--dump-rules FILE] [--json]
+// --chain-layout: --rules with kube-proxy's chain per Service and endpoint instead of the endpoint maps.
+// Usage: proxy_dataplane_bench [--rules] [--chain-layout] [--rounds N] [--count N] [--services N] [--dump-rules FILE] [--json]
 #include <sched.h>
 #include <unistd.h>
 
@@ -175,10 +176,13 @@ struct Side {
 
 /// Creates a copy with `services` Services (the measured 10.96.0.10, fillers, and the probe 10.96.0.11 added
 /// last) and waits until the probe answers (every Service before it is programmed).
+bool gChainLayout = false;  // --chain-layout
+
 Result<Side> makeSide(bool rulesMode, int services, double* installSec) {
   ProxyEnvOptions o;
   o.prefix = "nnb-proxy-";
   o.mode = rulesMode ? ProxyMode::Rules : ProxyMode::Daemon;
+  o.chainLayout = gChainLayout;
   Side s;
   NN_ASSIGN_OR_RETURN(s.env, ProxyEnv::create(o));
   ProxyEnv& pe = *s.env;
@@ -238,6 +242,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
     if (a == "--rules") rulesMode = true;
+    else if (a == "--chain-layout") rulesMode = gChainLayout = true;  // kube-proxy's layout, for comparison
     else if (a == "--json") jsonOut = true;
     else if (a == "--rounds") rounds = next();
     else if (a == "--count") count = next();
@@ -245,7 +250,7 @@ int main(int argc, char** argv) {
     else if (a == "--dump-rules" && i + 1 < argc) dumpPath = argv[++i];
     else {
       std::fprintf(stderr,
-                   "usage: %s [--rules] [--rounds N] [--count N] [--services N] [--dump-rules FILE] [--json]\n",
+                   "usage: %s [--rules] [--chain-layout] [--rounds N] [--count N] [--services N] [--dump-rules FILE] [--json]\n",
                    argv[0]);
       return 2;
     }

@@ -411,7 +411,7 @@ int main(int argc, char** argv) {
                 kpRatio, r["peer_full_ourlayout_ms"], r["peer_full_ourlayout_ms"] / full, r["rss_kib"] / 1024.0,
                 r["rss_cache_kib"] / 1024.0);
   }
-  std::printf("(kp = kube-proxy's layout: numgen vmap per Service; our layout: numgen cascade, see proxy/rules)\n");
+  std::printf("(kp = kube-proxy's layout: chains per Service and endpoint, numgen vmap; ours: endpoint maps, see proxy/rules)\n");
   if (results.count(10000) && results[10000].count("add_svc_ms")) {
     auto& r = results[10000];
     std::printf("\nincremental with 10k present (median of %d)\n", kReps);

@@ -246,6 +246,7 @@ Status ProxyEnv::applyRules() {
   prules::Config cfg;
   NN_ASSIGN_OR_RETURN(Cidr cc, Cidr::parse(kClusterCidr));
   cfg.clusterCIDRs.push_back(cc);
+  cfg.endpointMaps = !opts_.chainLayout;
   prules::Ruleset rs = prules::buildRuleset(in, cfg);
   NN_ASSIGN_OR_RETURN(auto kernel, nft::NetlinkKernel::create(env_->node().path()));
   // Rules mode has no applied-state memory: drop the old table (stale chains) and add the new one.

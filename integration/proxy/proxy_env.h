@@ -68,6 +68,9 @@ struct ProxyEnvOptions {
   std::vector<std::string> daemonArgs;
   /// Start the daemon (Daemon mode) right away; otherwise call startProxy().
   bool startProxy = true;
+  /// Rules mode: kube-proxy's chain per Service and endpoint instead of the endpoint maps
+  /// (rules::Config::endpointMaps = false), to compare the two layouts' data paths.
+  bool chainLayout = false;
 };
 
 /// The topology above. Create with create(); everything is deleted by the destructor (processes first).
