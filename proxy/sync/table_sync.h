@@ -147,7 +147,7 @@ class TableSync {
 
   /// Number of Services with applied state (handled ones only).
   size_t serviceCount() const { return services_.size(); }
-  /// The applied rules of one Service, or nullptr.
+  /// The applied rules of one Service (chains, sets, ports; its elements are in the records), or nullptr.
   const rules::ServiceRules* serviceRules(const std::string& key) const;
   /// Local ready endpoints (max over ports) of an applied Service, and its healthCheckNodePort when it is an
   /// externalTrafficPolicy=Local Service with one (0 otherwise).

@@ -40,6 +40,20 @@ class SyncTest : public ::testing::Test {
     return *proxier_;
   }
 
+  /// A Service with the externalIP 192.168.99.100, which two Services claim in the conflict tests.
+  static kube::Service withExternalIP(const char* ns, const char* name, const char* clusterIP) {
+    kube::Service s = service(ns, name, {clusterIP}, {port("http", 80)});
+    s.externalIPs = {ip("192.168.99.100")};
+    return s;
+  }
+  /// ns2/late (synced) claims the externalIP; ns1/early has a slice but no Service yet.
+  void setUpConflictingExternalIPs() {
+    setServices({withExternalIP("ns2", "late", "172.30.0.42")});
+    setSlices({slice("ns2", "late", "a", {{"10.180.0.2"}}, {{"http", 8080}}),
+               slice("ns1", "early", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
+    ASSERT_TRUE(sync().ok);
+  }
+
   /// kube-proxy's chain per Service and endpoint (the tests of chain mechanics: refills, delayed deletes).
   void chainLayout() {
     config_.ipv4->endpointMaps = false;
@@ -240,21 +254,13 @@ TEST_F(SyncTest, ElementMovingBetweenServicesIsDeletedBeforeAdded) {
 
 TEST_F(SyncTest, ConflictingExternalIPsFirstServiceWinsAndIncrementalAgrees) {
   chainLayout();
-  auto withExternal = [](const char* ns, const char* name, const char* cip) {
-    kube::Service s = service(ns, name, {cip}, {port("http", 80)});
-    s.externalIPs = {ip("192.168.99.100")};
-    return s;
-  };
-  setServices({withExternal("ns2", "late", "172.30.0.42")});
-  setSlices({slice("ns2", "late", "a", {{"10.180.0.2"}}, {{"http", 8080}}),
-             slice("ns1", "early", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
-  ASSERT_TRUE(sync().ok);
+  setUpConflictingExternalIPs();
   const std::string lateExt = rules::hashedName(rules::kExternalPrefix, "ns2/late/tcp/http");
   const std::string earlyExt = rules::hashedName(rules::kExternalPrefix, "ns1/early/tcp/http");
   EXPECT_NE(dump().find("192.168.99.100 . tcp . 80 : goto " + lateExt), std::string::npos);
 
   // ns1/early sorts first: it takes the key over, ns2/late is planned again without it, in one transaction.
-  put(withExternal("ns1", "early", "172.30.0.41"));
+  put(withExternalIP("ns1", "early", "172.30.0.41"));
   SyncReport r = sync();
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_FALSE(r.full);
@@ -335,19 +341,11 @@ TEST_F(SyncTest, EndpointMapsServiceSwitchesToChainsAndBack) {
 }
 
 TEST_F(SyncTest, EndpointMapsConflictingExternalIPsStayConsistent) {
-  auto withExternal = [](const char* ns, const char* name, const char* cip) {
-    kube::Service s = service(ns, name, {cip}, {port("http", 80)});
-    s.externalIPs = {ip("192.168.99.100")};
-    return s;
-  };
-  setServices({withExternal("ns2", "late", "172.30.0.42")});
-  setSlices({slice("ns2", "late", "a", {{"10.180.0.2"}}, {{"http", 8080}}),
-             slice("ns1", "early", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
-  ASSERT_TRUE(sync().ok);
+  setUpConflictingExternalIPs();
   const std::string lateKey = "192.168.99.100 . tcp . 80 . 0 : 10.180.0.2 . 8080";
   const std::string earlyKey = "192.168.99.100 . tcp . 80 . 0 : 10.180.0.1 . 8080";
   EXPECT_NE(dump().find(lateKey), std::string::npos);
-  put(withExternal("ns1", "early", "172.30.0.41"));
+  put(withExternalIP("ns1", "early", "172.30.0.41"));
   SyncReport r = sync();
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_FALSE(r.full);
