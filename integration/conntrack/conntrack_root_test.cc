@@ -184,6 +184,19 @@ TEST_F(ConntrackRootTest, DeletesByEndpointThenByServiceIPv4) {
   }
   EXPECT_EQ(conntrackLines("ipv4", {"dst=172.30.0.10", "dport=53 ", "src=10.180.0.6"}), 2);
 
+  // Flows whose reply source is none of the current endpoints (the start-up cleanup): with both endpoints
+  // current nothing goes; with only A current, B's flows would go (checked with list, then deleted below).
+  FlowFilter notIn = svc;
+  notIn.replySrcNotIn = std::vector<IpAddress>{ip("10.180.0.5"), ip("10.180.0.6")};
+  auto none = ct_->list(notIn);
+  NN_ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+  notIn.replySrcNotIn = std::vector<IpAddress>{ip("10.180.0.5")};
+  auto onlyB = ct_->list(notIn);
+  NN_ASSERT_OK(onlyB);
+  ASSERT_EQ(onlyB->size(), 2u);
+  for (const Flow& f : *onlyB) EXPECT_EQ(f.reply.src, ip("10.180.0.6")) << f.toString();
+
   // Endpoint B went away: only its flows go.
   FlowFilter epB = svc;
   epB.replySrc = ip("10.180.0.6");

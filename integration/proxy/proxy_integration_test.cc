@@ -620,6 +620,26 @@ TEST_F(ProxyIntegrationTest, UdpFlowRejectedAfterServiceScaledToZero) {
       << "last answer: " << last;
 }
 
+TEST_F(ProxyIntegrationTest, UdpFlowToEndpointRemovedWhileProxyWasDownMovesAfterRestart) {
+  REQUIRE_DAEMON();  // conntrack cleanup is the daemon's (proxy/sync)
+  Backend* b1 = add("b1");
+  Backend* b2 = add("b2");
+  Backend* c = client();
+  ASSERT_TRUE(b1 && b2 && c);
+  upsertService(makeService("udpr", "10.96.0.43", kUdp));
+  upsertSlice(makeSlice("udpr", "udpr-1", {{b1->ip}}, kUdp));
+  ASSERT_TRUE(ProxyEnv::eventually([&] { return udp(c->pod->ns, "10.96.0.43:53", 40056) == "b1"; }, kConverge));
+  // The proxy dies; the endpoint changes while nobody watches (b1 keeps answering, so only a conntrack cleanup
+  // can move the flow); the restarted proxy's first sync has no "before" to compare with.
+  pe_->daemon()->stop(SIGKILL);
+  upsertSlice(makeSlice("udpr", "udpr-1", {{b2->ip}}, kUdp));
+  EXPECT_EQ(udp(c->pod->ns, "10.96.0.43:53", 40056), "b1") << "the flow follows its conntrack entry meanwhile";
+  NN_ASSERT_OK(pe_->startProxy());
+  EXPECT_TRUE(ProxyEnv::eventually([&] { return udp(c->pod->ns, "10.96.0.43:53", 40056, 300) == "b2"; }, kConverge,
+                                   200ms))
+      << "the UDP flow still goes to the endpoint removed while the proxy was down";
+}
+
 /// The daemon starts in the test body (after objects and traffic exist).
 class ProxyLateStartTest : public ProxyIntegrationTest {
  protected:

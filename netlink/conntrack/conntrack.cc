@@ -109,6 +109,9 @@ bool FlowFilter::matches(const Flow& flow) const {
   if (origDstPort && flow.orig.dstPort != *origDstPort) return false;
   if (replySrc && flow.reply.src != *replySrc) return false;
   if (replySrcPort && flow.reply.srcPort != *replySrcPort) return false;
+  if (replySrcNotIn)
+    for (const IpAddress& a : *replySrcNotIn)
+      if (flow.reply.src == a) return false;
   return true;
 }
 
@@ -119,6 +122,11 @@ Status FlowFilter::validate() const {
   if (replySrc && replySrc->family() != family)
     return Error(strCat("conntrack filter ", toString(), ": replySrc ", replySrc->toString(), " is not ",
                         familyName(family)));
+  if (replySrcNotIn)
+    for (const IpAddress& a : *replySrcNotIn)
+      if (a.family() != family)
+        return Error(strCat("conntrack filter ", toString(), ": replySrcNotIn ", a.toString(), " is not ",
+                            familyName(family)));
   return okStatus();
 }
 
@@ -128,6 +136,11 @@ std::string FlowFilter::toString() const {
   if (origDstPort) s += strCat(" origDstPort=", *origDstPort);
   if (replySrc) s += " replySrc=" + replySrc->toString();
   if (replySrcPort) s += strCat(" replySrcPort=", *replySrcPort);
+  if (replySrcNotIn) {
+    s += " replySrcNotIn={";
+    for (size_t i = 0; i < replySrcNotIn->size(); ++i) s += (i ? "," : "") + (*replySrcNotIn)[i].toString();
+    s += "}";
+  }
   return s;
 }
 

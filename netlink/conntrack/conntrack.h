@@ -62,6 +62,9 @@ struct FlowFilter {
   std::optional<IpAddress> replySrc;
   /// Reply source port: the endpoint's target port.
   std::optional<uint16_t> replySrcPort;
+  /// Matches only flows whose reply source is none of these (the endpoints that still exist; empty: any flow).
+  /// What kube-proxy's start-up cleanup needs: flows DNATed to endpoints that vanished while nobody watched.
+  std::optional<std::vector<IpAddress>> replySrcNotIn;
 
   /// True when the flow has this family and protocol and every set field is equal.
   bool matches(const Flow& flow) const;

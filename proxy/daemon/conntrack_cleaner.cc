@@ -11,6 +11,7 @@ conntrack::FlowFilter NetlinkConntrackCleaner::toFlowFilter(const sync::UdpFlowF
   f.origDst = filter.origDst;
   if (filter.origDstPort != 0) f.origDstPort = filter.origDstPort;
   f.replySrc = filter.replySrc;
+  f.replySrcNotIn = filter.replySrcNotIn;
   return f;
 }
 

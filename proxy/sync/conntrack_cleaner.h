@@ -27,6 +27,9 @@ struct UdpFlowFilter {
   std::optional<IpAddress> replySrc;
   /// The address family of the flows (conntrack tables are per family).
   IpFamily family = IpFamily::V4;
+  /// Only flows whose reply source is none of these (the current endpoints): the first sync after a start
+  /// cannot know which endpoints vanished while the proxy was down.
+  std::optional<std::vector<IpAddress>> replySrcNotIn;
 
   /// "udp 172.30.0.41:53 -> 10.180.0.3" / "udp nodeport 30053" for logs and tests.
   std::string toString() const {
@@ -38,6 +41,11 @@ struct UdpFlowFilter {
       s += "nodeport " + std::to_string(origDstPort);
     }
     if (replySrc) s += " -> " + replySrc->toString();
+    if (replySrcNotIn) {
+      s += " -> not {";
+      for (size_t i = 0; i < replySrcNotIn->size(); ++i) s += (i ? "," : "") + (*replySrcNotIn)[i].toString();
+      s += "}";
+    }
     return s;
   }
   bool operator==(const UdpFlowFilter&) const = default;

@@ -488,14 +488,25 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
       if (!seen.contains(key)) conntrackDiff(st.get(), nullptr, config_.family, plan.conntrack);
     dedupe(plan.conntrack);
   } else {
-    // The first sync after start: flows sent before the rules existed were routed, not DNATed; their replies
-    // come from the service IP itself, and every later datagram of the flow follows that entry. Once the port
-    // has endpoints such a flow can only be wrong (kube-proxy's cleanup deletes it too: its reply source is no
-    // endpoint). Flows DNATed by an earlier run are kept.
+    // The first sync after start knows nothing of what happened before: every UDP flow to a service address
+    // (or to a NodePort on a node address) whose reply source is not one of the current endpoints is stale.
+    // That covers flows sent before any rules existed (routed, not DNATed: the reply comes from the service
+    // IP itself), flows DNATed by an earlier run to endpoints that vanished while the proxy was down, and, for
+    // a port without endpoints, every flow (its next datagram meets the reject rule). Flows to endpoints that
+    // still exist are kept.
+    std::vector<IpAddress> nodeIPs;
+    for (const IpAddress& a : node.addresses)
+      if (a.family() == config_.family) nodeIPs.push_back(a);
     for (const auto& [key, st] : plan.services)
       for (const auto& p : st->rules.ports) {
-        if (p.protocol != L4Proto::UDP || p.endpoints.empty()) continue;
-        for (const IpAddress& ip : p.serviceIPs) plan.conntrack.push_back({ip, p.port, ip, config_.family});
+        if (p.protocol != L4Proto::UDP) continue;
+        for (const IpAddress& ip : p.serviceIPs)
+          plan.conntrack.push_back(
+              UdpFlowFilter{.origDst = ip, .origDstPort = p.port, .family = config_.family, .replySrcNotIn = p.endpoints});
+        if (p.nodePort)
+          for (const IpAddress& ip : nodeIPs)
+            plan.conntrack.push_back(UdpFlowFilter{
+                .origDst = ip, .origDstPort = p.nodePort, .family = config_.family, .replySrcNotIn = p.endpoints});
       }
     dedupe(plan.conntrack);
   }

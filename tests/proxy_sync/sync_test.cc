@@ -523,9 +523,12 @@ TEST_F(SyncTest, UdpConntrackCleanup) {
   setSlices({slice("ns2", "dns", "a", {{"10.180.0.1"}, {"10.180.0.2"}}, {{"dns", 53}}, L4Proto::UDP),
              slice("ns1", "svc1", "a", {{"10.180.0.3"}}, {{"http", 8080}})});
   ASSERT_TRUE(sync().ok);
-  // First sync: no "before"; only flows that were never DNATed (the reply comes from the service IP itself) go.
-  EXPECT_EQ(conntrack_.calls, (std::vector<std::string>{"udp 172.30.0.53:53 -> 172.30.0.53",
-                                                        "udp 192.168.99.100:53 -> 192.168.99.100"}));
+  // First sync: no "before"; every flow to a service address or NodePort (on a node address) whose reply does
+  // not come from a current endpoint goes: never DNATed (the reply comes from the service IP itself), or DNATed
+  // by an earlier run to an endpoint that is gone.
+  EXPECT_EQ(conntrack_.calls, (std::vector<std::string>{"udp 172.30.0.53:53 -> not {10.180.0.1,10.180.0.2}",
+                                                        "udp 192.168.99.100:53 -> not {10.180.0.1,10.180.0.2}",
+                                                        "udp 192.168.99.2:30053 -> not {10.180.0.1,10.180.0.2}"}));
   conntrack_.calls.clear();
 
   // One endpoint goes away.
