@@ -49,6 +49,24 @@ TEST(FlowFilter, ServiceAndEndpointFields) {
   EXPECT_TRUE(nodePort.matches(flow("10.180.0.6")));
 }
 
+TEST(FlowFilter, ReplySourceNotAmongTheEndpoints) {
+  FlowFilter f;
+  f.origDst = ip("172.30.0.10");
+  f.origDstPort = 53;
+  f.replySrcNotIn = std::vector<IpAddress>{ip("10.180.0.5")};
+  EXPECT_FALSE(f.matches(flow("10.180.0.5")));  // a current endpoint: kept
+  EXPECT_TRUE(f.matches(flow("10.180.0.6")));   // gone: deleted
+  EXPECT_TRUE(f.matches(flow("172.30.0.10")));  // never DNATed: deleted
+  EXPECT_FALSE(f.matches(flow("10.180.0.6", 54)));
+  f.replySrcNotIn = std::vector<IpAddress>{};  // no endpoints: every flow to the port
+  EXPECT_TRUE(f.matches(flow("10.180.0.5")));
+  EXPECT_EQ(f.toString(), "udp ipv4 origDst=172.30.0.10 origDstPort=53 replySrcNotIn={}");
+  f.replySrcNotIn = std::vector<IpAddress>{ip("fd00::5")};
+  auto st = f.validate();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("replySrcNotIn fd00::5 is not ipv4"), std::string::npos) << st.error().message();
+}
+
 TEST(FlowFilter, ValidateNamesTheField) {
   FlowFilter f;
   f.origDst = ip("fd00::10");
