@@ -2,15 +2,20 @@
 // `nft -c -f` of its listing in a second, empty namespace (-c never applies, and an empty namespace cannot
 // collide), and compared object by object with the same syncs applied to FakeNft.
 //
+// Ip6TrafficThroughBothLayouts also sends real IPv6 queries (dig, UDP and TCP) through a Service to nodenet-dns
+// in a pod namespace, once per layout (endpoint maps, chains).
+//
 // IP plan: node 192.168.99.2 / fd00:99::2 (zone-a); pods 10.180.0.0/16 (node-a: 10.180.0.x, node-b: 10.180.1.x),
 // fd00:180::/64; services 172.30.0.10-17 and fd00:30::10-17; externalIPs 192.168.99.100-102; LB 5.6.7.8;
 // NodePorts 30000-30007.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <random>
 
+#include "integration/harness/background.h"
 #include "integration/harness/netns.h"
 #include "integration/harness/paths.h"
 #include "netlink/fake/fake_nft.h"
@@ -164,6 +169,58 @@ void everyFeature(kube::Cache& cache) {
   for (int i = 1; i <= 20; ++i) many.push_back(Ep{"10.180.2." + std::to_string(i)});
   sl.push_back(slice("ns2", "big", "a", many, {{"http", 8080}}));
   cache.replaceAll<kube::EndpointSlice>(std::move(sl));
+}
+
+/// Real IPv6 packets through both layouts: a DNS server (nodenet-dns) in a pod namespace behind the Service
+/// fd00:30::53 (UDP and TCP 53 -> 5353), queried with dig from the node namespace (nat output hook). Checks the
+/// endpoint maps' `dnat ip6 to ... map` register layout and the chain layout's `dnat to [addr]:port` with traffic.
+TEST_F(KernelSyncTest, Ip6TrafficThroughBothLayouts) {
+  auto pod = itest::TestNetns::create("nnt-psync-", "pod");
+  ASSERT_TRUE(pod.ok()) << pod.error().message();
+  const std::string host = "nnp" + std::to_string(::getpid() % 100000);
+  auto sh = [](const itest::TestNetns& ns, const std::string& cmd) {
+    auto r = ns.exec({"sh", "-c", cmd});
+    return r.ok() && r->ok() ? std::string() : (r.ok() ? r->err + r->out : r.error().message());
+  };
+  ASSERT_EQ(sh(node_, "ip link set lo up && ip link add " + host + " type veth peer name eth0 netns " + pod->name() +
+                          " && ip -6 addr add fd00:180::1/64 dev " + host + " nodad && ip link set " + host +
+                          " up && ip -6 route add fd00:30::/64 dev " + host),
+            "");
+  ASSERT_EQ(sh(*pod, "ip link set lo up && ip -6 addr add fd00:180::5/64 dev eth0 nodad && ip link set eth0 up && "
+                     "ip -6 route add default via fd00:180::1"),
+            "");
+  // What the DNS server serves: one Service, so that `web.demo.svc.cluster.local` has an answer.
+  const std::string manifests = tmp_.path() + "/manifests";
+  ASSERT_EQ(::mkdir(manifests.c_str(), 0755), 0);
+  std::ofstream(manifests + "/web.yaml") << "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: demo}\n"
+                                            "spec:\n  clusterIP: 10.96.0.10\n  ports:\n    - port: 80\n";
+  auto dns = itest::BackgroundProcess::start(
+      {itest::ourBinary("nodenet-dns"), "--manifests", manifests, "--listen", "[::]:5353", "--upstream", "none"},
+      {.netns = pod->path(), .logPath = tmp_.path() + "/dns.log"});
+  ASSERT_TRUE(dns.ok()) << dns.error().message();
+  ASSERT_TRUE(dns->waitForLog("serving", std::chrono::seconds(10))) << dns->log();
+
+  cache_.replaceAll<kube::Service>(
+      {service("demo", "dns", {"172.30.0.53", "fd00:30::53"}, {port("dns", 53, L4Proto::UDP), port("dns-tcp", 53)})});
+  cache_.replaceAll<kube::EndpointSlice>({slice("demo", "dns", "u", {{"fd00:180::5"}}, {{"dns", 5353}}, L4Proto::UDP),
+                                          slice("demo", "dns", "t", {{"fd00:180::5"}}, {{"dns-tcp", 5353}})});
+  for (bool maps : {true, false}) {
+    SCOPED_TRACE(maps ? "endpoint maps" : "chain layout");
+    cfg_.ipv4->endpointMaps = cfg_.ipv6->endpointMaps = maps;
+    real_ = std::make_unique<Proxier>(cache_, *kernel_, nullptr, cfg_, clock_, nullptr);
+    SyncReport r = real_->syncNowForTest(true);
+    ASSERT_TRUE(r.ok) << r.error;
+    auto listed = node_.exec({"nft", "list", "table", "ip6", "nodenet"});
+    ASSERT_TRUE(listed.ok());
+    EXPECT_EQ(listed->out.find("fd00:30::53 . udp . 53 . 0 : fd00:180::5 . 5353") != std::string::npos, maps)
+        << listed->out;
+    for (const char* transport : {"+notcp", "+tcp"}) {
+      auto d = node_.exec({"dig", "-6", "+short", "+tries=1", "+time=2", transport, "@fd00:30::53", "-p", "53",
+                           "web.demo.svc.cluster.local", "A"});
+      ASSERT_TRUE(d.ok()) << d.error().message();
+      EXPECT_EQ(d->out, "10.96.0.10\n") << transport << ": " << d->err << "\n" << listed->out << "\n" << dns->log();
+    }
+  }
 }
 
 TEST_F(KernelSyncTest, FullThenIncrementalSyncsLoadAndListCleanly) {
