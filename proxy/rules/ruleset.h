@@ -107,6 +107,7 @@ struct ServicePortInfo {
   std::vector<IpAddress> endpoints;
   /// Ready endpoints on this node (externalTrafficPolicy Local health checks).
   size_t localReady = 0;
+  bool operator==(const ServicePortInfo&) const = default;
 };
 
 /// The desired content of one table: what toTransaction() adds after flushing it. Deterministic order:

@@ -149,6 +149,13 @@ void recordElements(AppliedService& st) {
     st.elements.push_back(AppliedElement{internSetName(e.set), e.key, elementDigest(e)});
 }
 
+/// True when a freshly planned Service (elements recorded, rules moved out) equals an applied one.
+bool sameApplied(const AppliedService& a, const AppliedService& b) {
+  return a.elements == b.elements && a.chainDigests == b.chainDigests && a.rules.chains == b.rules.chains &&
+         a.rules.sets == b.rules.sets && a.rules.ports == b.rules.ports &&
+         a.healthCheckNodePort == b.healthCheckNodePort;
+}
+
 /// Calls fn(set, key) for each element of a built or an applied Service.
 template <typename F>
 void forEachElementKey(const AppliedService& st, F&& fn) {
@@ -445,6 +452,12 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
     release(elems);
     for (auto& r : st->rules.rules) tx.add(std::move(r));  // the applied state keeps only digests
     release(st->rules.rules);
+    // A periodic resync mostly rebuilds what is applied already: keep the applied record instead of a second,
+    // equal one (the old state lives until the commit succeeds, so this halves the resync's peak).
+    if (auto old = services_.find(key); old != services_.end() && sameApplied(*old->second, *st)) {
+      plan.services.emplace_back(std::move(key), std::const_pointer_cast<AppliedService>(old->second));
+      continue;
+    }
     plan.services.emplace_back(std::move(key), std::move(st));
   }
   if (timer.on)

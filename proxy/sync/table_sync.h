@@ -69,6 +69,7 @@ struct AppliedElement {
   const std::string* set = nullptr;  // interned: a handful of names shared by every Service
   nft::Key key;
   uint64_t digest = 0;  // verdict, value, data, timeout and comment
+  bool operator==(const AppliedElement&) const = default;
 };
 
 struct AppliedService {

@@ -377,6 +377,33 @@ TEST_F(SyncTest, EndpointMapsDriftIsRepairedByTheFullResync) {
   EXPECT_EQ(dump(), expectedDump());
 }
 
+TEST(TableSyncTest, FullResyncKeepsTheAppliedRecordsOfUnchangedServices) {
+  // A periodic resync rebuilds everything; Services that did not change keep their applied record (one copy
+  // in memory, not two), changed ones get a new one.
+  kube::Service a = service("ns1", "a", {"172.30.0.41"}, {port("http", 80)});
+  kube::Service b = service("ns1", "b", {"172.30.0.42"}, {port("http", 80)});
+  kube::EndpointSlice sa = slice("ns1", "a", "x", {{"10.180.0.1"}}, {{"http", 8080}});
+  kube::EndpointSlice sb = slice("ns1", "b", "x", {{"10.180.0.2"}}, {{"http", 8080}});
+  kube::EndpointSlice sb2 = slice("ns1", "b", "x", {{"10.180.0.3"}}, {{"http", 8080}});
+  nft::FakeNft fake;
+  TableSync ts(v4Config());
+  const rules::NodeInput node{"node-a", "zone-a", {ip("192.168.99.2")}};
+  auto plan = ts.planFull({{&a, {&sa}}, {&b, {&sb}}}, node, fake);
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  ASSERT_TRUE(fake.commit(plan->tx).ok());
+  ts.applied(std::move(*plan));
+  const rules::ServiceRules* ra = ts.serviceRules("ns1/a");
+  const rules::ServiceRules* rb = ts.serviceRules("ns1/b");
+  ASSERT_TRUE(ra && rb);
+  plan = ts.planFull({{&a, {&sa}}, {&b, {&sb2}}}, node, fake);
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  ASSERT_TRUE(fake.commit(plan->tx).ok());
+  ts.applied(std::move(*plan));
+  EXPECT_EQ(ts.serviceRules("ns1/a"), ra);
+  ASSERT_NE(ts.serviceRules("ns1/b"), nullptr);
+  EXPECT_EQ(ts.serviceRules("ns1/b")->ports.at(0).endpoints, (std::vector<IpAddress>{ip("10.180.0.3")}));
+}
+
 TEST_F(SyncTest, FailedCommitChangesNothingAndNextSyncIsFull) {
   setServices({service("ns1", "svc1", {"172.30.0.41"}, {port("http", 80)})});
   setSlices({slice("ns1", "svc1", "a", {{"10.180.0.1"}}, {{"http", 8080}})});
