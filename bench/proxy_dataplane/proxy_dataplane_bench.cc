@@ -176,13 +176,12 @@ struct Side {
 
 /// Creates a copy with `services` Services (the measured 10.96.0.10, fillers, and the probe 10.96.0.11 added
 /// last) and waits until the probe answers (every Service before it is programmed).
-bool gChainLayout = false;  // --chain-layout
-
-Result<Side> makeSide(bool rulesMode, int services, double* installSec) {
+/// chainLayout (--chain-layout, rules mode only): kube-proxy's chain per Service and endpoint.
+Result<Side> makeSide(bool rulesMode, bool chainLayout, int services, double* installSec) {
   ProxyEnvOptions o;
   o.prefix = "nnb-proxy-";
   o.mode = rulesMode ? ProxyMode::Rules : ProxyMode::Daemon;
-  o.chainLayout = gChainLayout;
+  o.chainLayout = chainLayout;
   Side s;
   NN_ASSIGN_OR_RETURN(s.env, ProxyEnv::create(o));
   ProxyEnv& pe = *s.env;
@@ -235,14 +234,14 @@ void printSyncs(const char* label, ProxyEnv& pe) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool rulesMode = false, jsonOut = false;
+  bool rulesMode = false, chainLayout = false, jsonOut = false;
   int rounds = 15, count = 1500, services = 10000;
   std::string dumpPath;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
     if (a == "--rules") rulesMode = true;
-    else if (a == "--chain-layout") rulesMode = gChainLayout = true;  // kube-proxy's layout, for comparison
+    else if (a == "--chain-layout") rulesMode = chainLayout = true;  // kube-proxy's layout, for comparison
     else if (a == "--json") jsonOut = true;
     else if (a == "--rounds") rounds = next();
     else if (a == "--count") count = next();
@@ -270,12 +269,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   double install10 = 0, installBig = 0;
-  auto smallOr = makeSide(rulesMode, 10, &install10);
+  auto smallOr = makeSide(rulesMode, chainLayout, 10, &install10);
   if (!smallOr.ok()) {
     std::fprintf(stderr, "10-Service copy: %s\n", smallOr.error().message().c_str());
     return 1;
   }
-  auto bigOr = makeSide(rulesMode, services, &installBig);
+  auto bigOr = makeSide(rulesMode, chainLayout, services, &installBig);
   if (!bigOr.ok()) {
     std::fprintf(stderr, "%d-Service copy: %s\n", services, bigOr.error().message().c_str());
     return 1;

@@ -1,13 +1,11 @@
 // Conntrack over a raw NETLINK_NETFILTER socket (libmnl). See conntrack.h for the contract.
 #include "netlink/conntrack/conntrack.h"
 
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,11 +15,11 @@
 #include <ctime>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "base/log.h"
 #include "base/strings.h"
 #include "netlink/conntrack/message.h"
+#include "netlink/nfnl_socket.h"
 
 namespace nodenet::conntrack {
 namespace {
@@ -59,32 +57,6 @@ std::string protoName(uint8_t p) {
 std::string endpoint(const IpAddress& a, uint16_t port, IpFamily f) {
   if (f == IpFamily::V6) return strCat("[", a.toString(), "]:", port);
   return strCat(a.toString(), ":", port);
-}
-
-Result<mnl_socket*> openSocket() {
-  mnl_socket* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-  if (!nl) return Error::fromErrno(errno, "conntrack socket: open NETLINK_NETFILTER");
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-    int e = errno;
-    mnl_socket_close(nl);
-    return Error::fromErrno(e, "conntrack socket: bind");
-  }
-  int fd = mnl_socket_get_fd(nl);
-  int on = 1;
-  // Capped acks do not echo our request back: 10k delete acks stay small.
-  if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on) != 0)
-    NN_LOG(Warning) << "conntrack socket: NETLINK_CAP_ACK: " << strerror(errno);
-  if (setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on) != 0)
-    NN_LOG(Warning) << "conntrack socket: NETLINK_EXT_ACK: " << strerror(errno);
-  int bytes = kRcvBufBytes;
-  // The FORCE variant (CAP_NET_ADMIN) ignores net.core.rmem_max; fall back when not permitted.
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0 &&
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) != 0)
-    NN_LOG(Warning) << "conntrack socket: SO_RCVBUF: " << strerror(errno);
-  timeval tv{kRecvTimeoutSeconds, 0};
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
-    NN_LOG(Warning) << "conntrack socket: SO_RCVTIMEO: " << strerror(errno);
-  return nl;
 }
 
 Status sendAll(mnl_socket* nl, const std::vector<uint8_t>& buf, const char* what) {
@@ -144,29 +116,12 @@ std::string FlowFilter::toString() const {
   return s;
 }
 
-Result<std::unique_ptr<Conntrack>> Conntrack::createInNetns(int netnsFd) {
-  Result<mnl_socket*> sock = Error("conntrack socket: not created");
-  // setns on a throwaway thread: the socket keeps the namespace it was created in, and no thread that runs
-  // other work ever changes namespace (STYLE.md habit 9).
-  std::thread([&] {
-    if (netnsFd >= 0 && setns(netnsFd, CLONE_NEWNET) != 0) {
-      sock = Error::fromErrno(errno, strCat("conntrack socket: setns to netns fd ", netnsFd));
-      return;
-    }
-    sock = openSocket();
-  }).join();
-  if (!sock.ok()) return std::move(sock).error();
-  return std::unique_ptr<Conntrack>(new Conntrack(*sock));
-}
-
 Result<std::unique_ptr<Conntrack>> Conntrack::create(const std::string& netnsPath) {
-  if (netnsPath.empty()) return createInNetns(-1);
-  int fd = open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::fromErrno(errno, "conntrack socket: open netns " + netnsPath);
-  auto ct = createInNetns(fd);
-  close(fd);
-  if (!ct.ok()) return std::move(ct).error().context("netns " + netnsPath);
-  return ct;
+  NN_ASSIGN_OR_RETURN(mnl_socket * nl, netlink::openNetfilterSocket(netnsPath, kRcvBufBytes, "conntrack socket"));
+  timeval tv{kRecvTimeoutSeconds, 0};
+  if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+    NN_LOG(Warning) << "conntrack socket: SO_RCVTIMEO: " << strerror(errno);
+  return std::unique_ptr<Conntrack>(new Conntrack(nl));
 }
 
 Conntrack::Conntrack(mnl_socket* nl)

@@ -82,8 +82,6 @@ class Conntrack {
   /// calling thread never changes namespace. Errors: the path cannot be opened, setns (EPERM without
   /// CAP_SYS_ADMIN) or socket creation fails.
   static Result<std::unique_ptr<Conntrack>> create(const std::string& netnsPath = "");
-  /// Same with an open namespace fd (not taken over; the caller may close it afterwards). -1: current netns.
-  static Result<std::unique_ptr<Conntrack>> createInNetns(int netnsFd);
 
   ~Conntrack();
   Conntrack(const Conntrack&) = delete;

@@ -3,7 +3,6 @@
 // mapped to its operation by seq.
 #include "netlink/nft/netlink_kernel.h"
 
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
@@ -15,7 +14,6 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,9 +21,9 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
-#include <thread>
 
 #include "base/log.h"
+#include "netlink/nfnl_socket.h"
 #include "netlink/nft/encode.h"
 
 namespace nodenet::nft {
@@ -175,51 +173,11 @@ Status setBuf(int fd, int forceOpt, int opt, int bytes, const char* what) {
   return Error::fromErrno(errno, strCat("nft socket: set ", what, " to ", bytes));
 }
 
-Result<mnl_socket*> openSocket() {
-  mnl_socket* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-  if (!nl) return Error::fromErrno(errno, "nft socket: open NETLINK_NETFILTER");
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-    int e = errno;
-    mnl_socket_close(nl);
-    return Error::fromErrno(e, "nft socket: bind");
-  }
-  int fd = mnl_socket_get_fd(nl);
-  int on = 1;
-  // Extended acks carry the kernel's reason and the offending attribute; capped acks do not echo the
-  // (possibly large) request back to us.
-  if (setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on) != 0)
-    NN_LOG(Warning) << "nft socket: NETLINK_EXT_ACK: " << strerror(errno);
-  if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &on, sizeof on) != 0)
-    NN_LOG(Warning) << "nft socket: NETLINK_CAP_ACK: " << strerror(errno);
-  Status st = setBuf(fd, SO_RCVBUFFORCE, SO_RCVBUF, kRcvBufBytes, "SO_RCVBUF");
-  if (!st.ok()) NN_LOG(Warning) << st.error().message();
-  return nl;
-}
-
 }  // namespace
 
-Result<std::unique_ptr<NetlinkKernel>> NetlinkKernel::createInNetns(int netnsFd) {
-  Result<mnl_socket*> sock = Error("nft socket: not created");
-  // setns on a throwaway thread: the socket keeps the namespace it was created in, and no thread that runs
-  // other work ever changes namespace (STYLE.md habit 9).
-  std::thread([&] {
-    if (netnsFd >= 0 && setns(netnsFd, CLONE_NEWNET) != 0) {
-      sock = Error::fromErrno(errno, "nft socket: setns");
-      return;
-    }
-    sock = openSocket();
-  }).join();
-  if (!sock.ok()) return std::move(sock).error();
-  return std::unique_ptr<NetlinkKernel>(new NetlinkKernel(*sock));
-}
-
 Result<std::unique_ptr<NetlinkKernel>> NetlinkKernel::create(const std::string& netnsPath) {
-  if (netnsPath.empty()) return createInNetns(-1);
-  int fd = open(netnsPath.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error::fromErrno(errno, "nft socket: open netns " + netnsPath);
-  auto k = createInNetns(fd);
-  close(fd);
-  return k;
+  NN_ASSIGN_OR_RETURN(mnl_socket * nl, netlink::openNetfilterSocket(netnsPath, kRcvBufBytes, "nft socket"));
+  return std::unique_ptr<NetlinkKernel>(new NetlinkKernel(nl));
 }
 
 NetlinkKernel::NetlinkKernel(mnl_socket* nl)

@@ -18,8 +18,6 @@ class NetlinkKernel final : public Kernel {
   /// in, so the socket is created on a short-lived thread that enters the namespace; the calling thread's
   /// namespace never changes.
   static Result<std::unique_ptr<NetlinkKernel>> create(const std::string& netnsPath = "");
-  /// Same with an open namespace fd (not taken over; the caller may close it afterwards).
-  static Result<std::unique_ptr<NetlinkKernel>> createInNetns(int netnsFd);
 
   ~NetlinkKernel() override;
 

@@ -318,15 +318,15 @@ class RulesBuilder::Impl {
   /// A service port without per-Service state: gate elements, endpoint map elements and hairpin elements only
   /// (plus, as for any Service, the no-endpoint verdicts and the loadBalancerSourceRanges firewall chain). The
   /// ClusterIP path uses the internal-policy endpoints; externalIPs, LB VIPs and the NodePort use all of them
-  /// (externalTrafficPolicy Cluster).
+  /// (externalTrafficPolicy Cluster). `fwChain` is empty without loadBalancerSourceRanges.
   void buildMappedPort(Out& o, L4Proto proto, const kube::ServicePort& port, const IpAddress& clusterIP,
                        const std::vector<IpAddress>& externalIPs, const std::vector<IpAddress>& lbVIPs,
                        const std::vector<Cidr>& sourceRanges, const CategorizedEndpoints& eps,
                        const std::vector<EndpointInfo>& internalList, bool hasInternal, bool hasExternal,
-                       bool external, bool usesFirewall, const std::string& fwChain,
+                       bool external, const std::string& fwChain, const Verdict& noEndpoint,
                        const std::optional<std::string>& spn) const {
     const Value pv = Value::proto(proto), portv = Value::port(port.port);
-    const Verdict noEndpoint = eps.hasAny ? Verdict::drop() : Verdict::goTo(str(kRejectChain));
+    const bool usesFirewall = !fwChain.empty();
     auto endpoints = [&](std::string_view map, nft::Key prefix, const std::vector<EndpointInfo>& list) {
       const uint32_t base = mappedOffset(static_cast<uint32_t>(list.size()));
       for (size_t i = 0; i < list.size(); ++i) {
@@ -441,16 +441,11 @@ class RulesBuilder::Impl {
     const bool etpLocal = external && svc.externalTrafficPolicy == kube::TrafficPolicy::Local;
     const bool usesClusterChain = !eps.cluster.empty() && (!itpLocal || (external && !etpLocal));
     const bool usesLocalChain = !eps.local.empty() && (itpLocal || etpLocal);
-    const std::string clusterChain = hashedName(kServicePrefix, base);
-    const std::string localChain = hashedName(kLocalPrefix, base);
-    const std::string internalChain = itpLocal ? localChain : clusterChain;
-    const std::string externalPolicyChain = etpLocal ? localChain : clusterChain;
     const bool hasInternal = eps.hasAny && (!itpLocal || !eps.local.empty());
     const bool hasExternal = eps.hasAny && (!etpLocal || !eps.local.empty());
-    const std::string externalChain = hashedName(kExternalPrefix, base);
     const bool usesExternalChain = eps.hasAny && external;
     const bool usesFirewall = !lbVIPs.empty() && !sourceRanges.empty();
-    const std::string fwChain = hashedName(kFirewallPrefix, base);
+    const std::string fwChain = usesFirewall ? hashedName(kFirewallPrefix, base) : std::string();
     // Endpoint maps: no chain of its own when nothing needs per-Service state (README.md).
     const std::vector<EndpointInfo>& internalList = itpLocal ? eps.local : eps.cluster;
     const bool mapped = cfg_.endpointMaps && !affinity && !etpLocal &&
@@ -478,9 +473,15 @@ class RulesBuilder::Impl {
 
     if (mapped) {
       buildMappedPort(o, proto, port, clusterIP, externalIPs, lbVIPs, sourceRanges, eps, internalList, hasInternal,
-                      hasExternal, external, usesFirewall, fwChain, spn);
+                      hasExternal, external, fwChain, noEndpointInternal, spn);
       return;
     }
+
+    const std::string clusterChain = hashedName(kServicePrefix, base);
+    const std::string localChain = hashedName(kLocalPrefix, base);
+    const std::string internalChain = itpLocal ? localChain : clusterChain;
+    const std::string externalPolicyChain = etpLocal ? localChain : clusterChain;
+    const std::string externalChain = hashedName(kExternalPrefix, base);
 
     std::vector<std::string> epChains(eps.reachable.size()), affinitySets(eps.reachable.size());
     for (size_t i = 0; i < eps.reachable.size(); ++i) {

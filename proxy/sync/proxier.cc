@@ -1,6 +1,5 @@
 #include "proxy/sync/proxier.h"
 
-#include <malloc.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -16,49 +15,9 @@
 #include "proxy/rules/names.h"
 #include "proxy/sync/runner.h"
 #include "proxy/sync/table_sync.h"
+#include "proxy/sync/trace.h"
 
 namespace nodenet::proxy::sync {
-
-namespace {
-
-/// NODENET_SYNC_TRACE=1: per-phase wall time and peak RSS of each sync on stderr (for benchmarks and profiling;
-/// perf is not always at hand).
-class Trace {
- public:
-  Trace() : on_(std::getenv("NODENET_SYNC_TRACE") != nullptr), last_(std::chrono::steady_clock::now()) {}
-  bool on() const { return on_; }
-  void mark(const char* phase) {
-    if (!on_) return;
-    auto now = std::chrono::steady_clock::now();
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    double cpu = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-    std::fprintf(stderr,
-                 "sync trace: %-10s %9.3f ms (cpu %9.3f ms, kernel time in a syscall counts)  VmHWM %ld KiB, heap in "
-                 "use %zu KiB\n",
-                 phase, std::chrono::duration<double, std::milli>(now - last_).count(), cpu - lastCpu_, hwm(),
-                 static_cast<size_t>(mallinfo2().uordblks + mallinfo2().hblkhd) / 1024);
-    last_ = now;
-    lastCpu_ = cpu;
-  }
-
- private:
-  static long hwm() {
-    FILE* f = std::fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    while (std::fgets(line, sizeof line, f))
-      if (std::strncmp(line, "VmHWM:", 6) == 0) v = std::strtol(line + 6, nullptr, 10);
-    std::fclose(f);
-    return v;
-  }
-  bool on_;
-  std::chrono::steady_clock::time_point last_;
-  double lastCpu_ = 0;
-};
-
-}  // namespace
 
 class Proxier::Impl {
  public:
@@ -165,7 +124,7 @@ class Proxier::Impl {
   std::optional<SyncReport> sync(bool forceFull, bool ignoreSynced = false) {
     if (!ignoreSynced && !cache_.snapshot()->allSynced()) return std::nullopt;
     const auto t0 = std::chrono::steady_clock::now();
-    Trace trace;
+    SyncTrace trace;
     const Clock::TimePoint now = clock_.now();
     model::Changes ch = tracker_.checkout(cache_);
     trace.mark("checkout");

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <malloc.h>
 #include <mutex>
 #include <cstdlib>
 #include <ctime>
@@ -15,6 +14,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "proxy/rules/names.h"
+#include "proxy/sync/trace.h"
 
 namespace nodenet::proxy::sync {
 
@@ -273,33 +273,6 @@ void dedupe(std::vector<UdpFlowFilter>& v) {
   v = std::move(out);
 }
 
-/// NODENET_SYNC_TRACE=1: phase times inside planFull (see proxier.cc).
-struct PhaseTimer {
-  static double cpuMs() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-  }
-  bool on = std::getenv("NODENET_SYNC_TRACE") != nullptr;
-  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-  double lastCpu = cpuMs();
-  void mark(const char* what) {
-    if (!on) return;
-    auto now = std::chrono::steady_clock::now();
-    double cpu = cpuMs();
-    long pages = 0, rss = 0;
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-      if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-      std::fclose(f);
-    }
-    struct mallinfo2 mi = mallinfo2();
-    std::fprintf(stderr, "sync trace:   %-22s %9.3f ms (cpu %9.3f ms) VmRSS %ld KiB (heap: arena %zu, in use %zu, free %zu, mmap %zu KiB)\n", what,
-                 std::chrono::duration<double, std::milli>(now - last).count(), cpu - lastCpu, rss * 4,
-                 mi.arena / 1024, mi.uordblks / 1024, mi.fordblks / 1024, mi.hblkhd / 1024);
-    last = now;
-    lastCpu = cpu;
-  }
-};
 
 }  // namespace
 
@@ -355,7 +328,7 @@ std::map<std::string, std::pair<uint16_t, size_t>> TableSync::healthChecks() con
 
 Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& services, const rules::NodeInput& node,
                                       nft::Kernel& kernel) const {
-  PhaseTimer timer;
+  SyncTrace timer(2);
   TablePlan plan(family_);
   plan.full = true;
   auto builder = std::make_shared<const rules::RulesBuilder>(node, config_);
@@ -460,7 +433,7 @@ Result<TablePlan> TableSync::planFull(const std::vector<rules::ServiceInput>& se
     }
     plan.services.emplace_back(std::move(key), std::move(st));
   }
-  if (timer.on)
+  if (timer.on())
     std::fprintf(stderr, "sync trace:   (of which build+digest %.3f ms; %zu owners, %zu ops)\n",
                  std::chrono::duration<double, std::milli>(tBuild).count(), owners.size(), tx.size());
   timer.mark("services");

@@ -158,9 +158,11 @@ class NftProxyTest : public testing::NetnsTest {
         EXPECT_NE(listing.find(text), std::string::npos) << text << "\n" << listing;
       }
     EXPECT_NE(listing.find("priority filter - 5; policy accept;"), std::string::npos) << listing;
-    for (const Operation& op : tx.operations())
-      if (const Chain* c = std::get_if<Chain>(&op.object); c && c->base)
+    for (const Operation& op : tx.operations()) {
+      if (const Chain* c = std::get_if<Chain>(&op.object); c && c->base) {
         EXPECT_NE(listing.find(baseChainToString(*c->base)), std::string::npos) << c->name << "\n" << listing;
+      }
+    }
     EXPECT_NE(listing.find("type ipv4_addr . inet_proto . inet_service : verdict") == std::string::npos &&
                   listing.find("type ipv6_addr . inet_proto . inet_service : verdict") == std::string::npos,
               true)
