@@ -162,7 +162,7 @@ ObjectMap& Cache::mutableMap(size_t k) {
   return *maps_[k];
 }
 
-std::optional<Event> Cache::applyLocked(Event event) {
+std::optional<Event> Cache::applyLocked(Event event, bool adopt) {
   size_t k = idx(event.kind);
   if (event.type == EventType::Deleted) {
     auto it = maps_[k]->find(event.key);
@@ -183,8 +183,10 @@ std::optional<Event> Cache::applyLocked(Event event) {
   auto it = maps_[k]->find(event.key);
   if (it != maps_[k]->end()) {
     if (sameContent(*it->second, *event.current)) {
-      // No change for consumers, but keep the newest resourceVersion. Neither the event nor a snapshot sees it.
-      if (metaOf(*it->second).resourceVersion != metaOf(*event.current).resourceVersion)
+      // No change for consumers, but keep the newest resourceVersion (or the caller's copy when asked to share
+      // it). Neither the event nor a snapshot sees it.
+      if ((adopt && it->second != event.current) ||
+          metaOf(*it->second).resourceVersion != metaOf(*event.current).resourceVersion)
         mutableMap(k)[event.key] = event.current;
       return std::nullopt;
     }
@@ -226,17 +228,32 @@ std::optional<Event> Cache::apply(Event event) {
 }
 
 std::vector<Event> Cache::replaceAll(ObjectKind kind, std::vector<Object> items, std::string resourceVersion) {
+  std::vector<ObjectPtr> ptrs;
+  ptrs.reserve(items.size());
+  for (Object& o : items) ptrs.push_back(std::make_shared<const Object>(std::move(o)));
+  items.clear();
+  return replaceAllImpl(kind, std::move(ptrs), std::move(resourceVersion), /*adopt=*/false);
+}
+
+std::vector<Event> Cache::replaceAllShared(ObjectKind kind, std::vector<ObjectPtr> items,
+                                           std::string resourceVersion) {
+  return replaceAllImpl(kind, std::move(items), std::move(resourceVersion), /*adopt=*/true);
+}
+
+std::vector<Event> Cache::replaceAllImpl(ObjectKind kind, std::vector<ObjectPtr> items, std::string resourceVersion,
+                                         bool adopt) {
   WriteGuard w(*this);
   std::vector<Event> events;
   {
     std::lock_guard l(mu_);
     size_t k = idx(kind);
     std::map<std::string, ObjectPtr, std::less<>> wanted;
-    for (Object& o : items) {
-      if (kindOf(o) != kind)
-        NN_LOG(Fatal) << "kube::Cache::replaceAll(" << objectKindName(kind) << ") got a " << objectKindName(kindOf(o));
-      std::string key = keyOf(o);
-      wanted[std::move(key)] = std::make_shared<const Object>(std::move(o));
+    for (ObjectPtr& o : items) {
+      if (!o) NN_LOG(Fatal) << "kube::Cache::replaceAll(" << objectKindName(kind) << ") got a null object";
+      if (kindOf(*o) != kind)
+        NN_LOG(Fatal) << "kube::Cache::replaceAll(" << objectKindName(kind) << ") got a " << objectKindName(kindOf(*o));
+      std::string key = keyOf(*o);
+      wanted[std::move(key)] = std::move(o);
     }
     std::vector<std::string> gone;
     for (const auto& [key, obj] : *maps_[k])
@@ -248,7 +265,7 @@ std::vector<Event> Cache::replaceAll(ObjectKind kind, std::vector<Object> items,
       e.type = EventType::Modified;
       e.kind = kind;
       e.current = std::move(obj);
-      if (auto real = applyLocked(std::move(e))) events.push_back(std::move(*real));
+      if (auto real = applyLocked(std::move(e), adopt)) events.push_back(std::move(*real));
     }
     if (!synced_[k] || (!resourceVersion.empty() && resourceVersions_[k] != resourceVersion)) {
       lastSnapshot_.reset();

@@ -159,6 +159,11 @@ class Cache {
   /// first, then Added/Modified in key order. Marks the kind synced and records `resourceVersion` when not
   /// empty. Every item must be of `kind` (aborts otherwise); of duplicate keys the last wins.
   std::vector<Event> replaceAll(ObjectKind kind, std::vector<Object> items, std::string resourceVersion = {});
+  /// The same for objects the caller keeps too (the manifest source holds every file's objects). An unchanged
+  /// object's stored pointer is replaced by the caller's, so the caller and the cache share one copy instead of
+  /// holding two equal ones. This happens without an event, and snapshots already taken keep theirs.
+  std::vector<Event> replaceAllShared(ObjectKind kind, std::vector<ObjectPtr> items,
+                                      std::string resourceVersion = {});
   /// The same for a typed list (List<Service>::items, ...).
   template <typename T>
   std::vector<Event> replaceAll(std::vector<T> items, std::string resourceVersion = {}) {
@@ -197,9 +202,12 @@ class Cache {
 
   // Under mu_: the map of `kind`, copied first when a snapshot still shares it.
   ObjectMap& mutableMap(size_t k);
-  // Under mu_: applies one change to the state (no notification).
-  std::optional<Event> applyLocked(Event event);
+  // Under mu_: applies one change to the state (no notification). `adopt`: when the content is unchanged but
+  // the pointer differs, store the event's pointer (shared with the caller) instead of keeping ours.
+  std::optional<Event> applyLocked(Event event, bool adopt = false);
   void notify(const std::vector<Event>& events);
+  std::vector<Event> replaceAllImpl(ObjectKind kind, std::vector<ObjectPtr> items, std::string resourceVersion,
+                                    bool adopt);
 
   std::mutex writeMu_;  // serializes writers (state change + notification)
   std::atomic<std::thread::id> writer_{};

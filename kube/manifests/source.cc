@@ -240,7 +240,9 @@ void ManifestSource::refreshFileLocked(const std::string& name) {
     return;
   }
   NN_VLOG(2) << "manifests " << dir_ << ": read " << name << ": " << parsed->objects.size() << " objects";
-  fs.objects = std::move(parsed->objects);
+  fs.objects.clear();
+  fs.objects.reserve(parsed->objects.size());
+  for (Object& o : parsed->objects) fs.objects.push_back(std::make_shared<const Object>(std::move(o)));
   fs.unsupported = parsed->unsupported;
   fs.loaded = true;
   fs.error.reset();
@@ -278,9 +280,9 @@ ManifestSource::Merged ManifestSource::mergeLocked() {
     if (!fs.loaded) continue;
     ++s.files;
     s.unsupported += fs.unsupported;
-    for (const Object& o : fs.objects) {
-      ObjectKind kind = kindOf(o);
-      auto [it, inserted] = owner.emplace(std::make_pair(kind, metaOf(o).key()), &name);
+    for (const ObjectPtr& o : fs.objects) {
+      ObjectKind kind = kindOf(*o);
+      auto [it, inserted] = owner.emplace(std::make_pair(kind, metaOf(*o).key()), &name);
       if (inserted) {
         items[CacheSnapshot::index(kind)].push_back(o);
         continue;
@@ -300,7 +302,7 @@ ManifestSource::Merged ManifestSource::mergeLocked() {
 }
 
 void ManifestSource::publish(Merged merged) {
-  for (ObjectKind k : kKinds) cache_.replaceAll(k, std::move(merged[CacheSnapshot::index(k)]));
+  for (ObjectKind k : kKinds) cache_.replaceAllShared(k, std::move(merged[CacheSnapshot::index(k)]));
 }
 
 }  // namespace nodenet::kube::manifests

@@ -73,13 +73,13 @@ class ManifestSource {
 
  private:
   struct FileState {
-    std::vector<Object> objects;  // from the last good read
+    std::vector<ObjectPtr> objects;  // from the last good read; shared with the cache (one copy each)
     size_t unsupported = 0;
     bool loaded = false;               // a good read happened (objects are meaningful)
     std::optional<std::string> error;  // the last read failed
   };
 
-  using Merged = std::array<std::vector<Object>, 3>;  // by CacheSnapshot::index(kind)
+  using Merged = std::array<std::vector<ObjectPtr>, 3>;  // by CacheSnapshot::index(kind)
 
   void run();
   // Under mu_: re-reads `name` (or forgets it when it is gone or no longer a regular file).

@@ -125,6 +125,36 @@ TEST(CacheTest, ReplaceAllEmitsOnlyTheDifferences) {
   EXPECT_EQ(cache.size(ObjectKind::Node), 1u);
 }
 
+TEST(CacheTest, ReplaceAllSharedKeepsTheCallersCopyOfUnchangedObjects) {
+  Cache cache;
+  auto ptr = [](Object o) { return std::make_shared<const Object>(std::move(o)); };
+  ObjectPtr a1 = ptr(svc("a", "10.96.0.1")), b1 = ptr(svc("b", "10.96.0.2"));
+  auto events = cache.replaceAllShared(ObjectKind::Service, {a1, b1});
+  EXPECT_EQ(describe(events), "Added Service default/a, Added Service default/b");
+  EXPECT_EQ(cache.get(ObjectKind::Service, "default/a"), a1);  // stored, not copied
+  auto before = cache.snapshot();
+
+  // The caller re-read its files: equal content in new objects. No event, and the cache now holds the
+  // caller's objects, so the two no longer keep two equal copies.
+  ObjectPtr a2 = ptr(svc("a", "10.96.0.1")), b2 = ptr(svc("b", "10.96.0.2", 443));
+  std::vector<Event> seen;
+  cache.subscribe([&](const Event& e) { seen.push_back(e); });
+  events = cache.replaceAllShared(ObjectKind::Service, {a2, b2});
+  EXPECT_EQ(describe(events), "Modified Service default/b");
+  EXPECT_EQ(describe(seen), describe(events));
+  EXPECT_EQ(cache.get(ObjectKind::Service, "default/a"), a2);
+  EXPECT_EQ(cache.get(ObjectKind::Service, "default/b"), b2);
+  EXPECT_EQ(before->service("default/a"), &std::get<Service>(*a1));  // a snapshot keeps what it saw
+  EXPECT_EQ(a1.use_count(), 2);                                      // ours and the old snapshot's map
+  before.reset();
+  EXPECT_EQ(a1.use_count(), 1);
+
+  // The plain replaceAll still keeps the cache's own copy of an unchanged object.
+  events = cache.replaceAll(ObjectKind::Service, {svc("a", "10.96.0.1"), svc("b", "10.96.0.2", 443)});
+  EXPECT_TRUE(events.empty()) << describe(events);
+  EXPECT_EQ(cache.get(ObjectKind::Service, "default/a"), a2);
+}
+
 TEST(CacheTest, TypedReplaceAll) {
   Cache cache;
   std::vector<Service> items{std::get<Service>(svc("a", "10.96.0.1"))};
