@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
   cfg.maxUdpPayload = opts->maxUdpSize;
   cfg.tcpIdleTimeout = opts->tcpIdleTimeout;
   cfg.maxTcpConnections = opts->maxTcpConnections;
+  cfg.answerCacheBytes = opts->answerCacheBytes;
   auto srv = server::Server::start(cfg, holder, upstream);
   if (!srv.ok()) {
     NN_LOG(Error) << "--listen: " << srv.error().message();
@@ -172,13 +173,16 @@ int main(int argc, char** argv) {
   while (!waitSignal(sigs, std::chrono::seconds(60))) {
     server::ServerStats st = (*srv)->stats();
     NN_VLOG(1) << "queries udp " << st.udpQueries << " tcp " << st.tcpQueries << ", forwarded " << st.forwarded
-               << ", refused " << st.refused << ", errors " << st.errors << ", truncated " << st.truncated;
+               << ", refused " << st.refused << ", errors " << st.errors << ", truncated " << st.truncated
+               << ", answered from the answer cache " << st.answerCacheHits;
   }
   (*srv)->stop();  // also stops the upstream
   (*updater)->stop();
   (*source)->stop();
   server::UpdaterStats fin = (*updater)->stats();
+  server::ServerStats st = (*srv)->stats();
   NN_LOG(Info) << "stopped; index builds " << fin.builds << ", worst change-to-served "
-               << fin.maxChangeToServe.count() << " us";
+               << fin.maxChangeToServe.count() << " us; queries udp " << st.udpQueries << " (answer cache hits "
+               << st.answerCacheHits << ") tcp " << st.tcpQueries;
   return 0;
 }

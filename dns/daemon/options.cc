@@ -19,6 +19,19 @@ Result<uint64_t> parseUint(std::string_view flag, std::string_view v, uint64_t m
 
 }  // namespace
 
+Result<size_t> parseByteSize(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  const std::string_view num = text.substr(0, i), unit = text.substr(i);
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+  const uint64_t mult = unit.empty() ? 1 : unit == "Ki" ? 1024 : unit == "Mi" ? 1024 * 1024 : 0;
+  constexpr uint64_t kMax = uint64_t{1} << 40;
+  if (num.empty() || ec != std::errc() || p != num.data() + num.size() || mult == 0 || n > kMax / mult)
+    return Error("expected a size in bytes such as 2Mi, 512Ki or 1048576, got \"" + std::string(text) + "\"");
+  return static_cast<size_t>(n * mult);
+}
+
 Result<std::chrono::milliseconds> parseDuration(std::string_view text) {
   std::string_view num = text, unit;
   size_t i = 0;
@@ -78,6 +91,13 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
          if (!d.ok()) return d.error().context(f);
          if (d->count() == 0) return Error(f + ": must be positive");
          o.tcpIdleTimeout = *d;
+         return okStatus();
+       }},
+      {"--answer-cache-size",
+       [&](const std::string& f, const std::string& v) -> Status {
+         auto n = parseByteSize(v);
+         if (!n.ok()) return n.error().context(f);
+         o.answerCacheBytes = *n;
          return okStatus();
        }},
       {"--max-tcp-connections",
@@ -210,6 +230,8 @@ Serving:
   --max-udp-size BYTES       largest UDP answer, whatever the client's EDNS size says, 512-4096 (default 1232)
   --tcp-idle-timeout DUR     close TCP connections idle this long (default 10s)
   --max-tcp-connections N    TCP connections open at once (default 1024)
+  --answer-cache-size SIZE   composed cluster answers kept for repeated UDP queries, over all threads
+                             (default 2Mi; 0 disables); emptied whenever the records change
 
 Names outside the zone:
   --upstream ADDR[:PORT]     forward to this server, repeatable ([V6]:PORT); "none": answer REFUSED

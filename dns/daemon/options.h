@@ -22,6 +22,7 @@ struct Options {
   uint16_t maxUdpSize = 1232;                 // --max-udp-size (512-4096)
   std::chrono::milliseconds tcpIdleTimeout{10000};  // --tcp-idle-timeout
   size_t maxTcpConnections = 1024;                  // --max-tcp-connections
+  size_t answerCacheBytes = 2u << 20;               // --answer-cache-size (bytes over all workers; 0 = off)
 
   // --- upstream (names outside the zone) ---
   std::vector<server::SocketAddress> upstreams;  // --upstream (repeatable)
@@ -45,6 +46,9 @@ struct Options {
 /// Parses argv[1..] ("--flag=value" or "--flag value"). Errors name the flag: `--ttl: expected an integer
 /// 0-3600, got "x"`; unknown flags and stray arguments are errors. Defaults are applied (listen 0.0.0.0:53).
 Result<Options> parseOptions(const std::vector<std::string>& args);
+
+/// Parses a byte count: "1048576", "512Ki", "2Mi". Error: anything else, or more than 1 TiB.
+Result<size_t> parseByteSize(std::string_view text);
 
 /// Parses "10s", "500ms", "2m", or a bare number of seconds. Error: anything else or negative.
 Result<std::chrono::milliseconds> parseDuration(std::string_view text);

@@ -20,6 +20,7 @@
 
 #include "base/log.h"
 #include "dns/records/records.h"
+#include "dns/server/answer_cache.h"
 #include "dns/wire/query.h"
 #include "dns/wire/tcp.h"
 
@@ -165,7 +166,7 @@ struct SharedFd {
 
 struct Counters {
   std::atomic<uint64_t> udpQueries{0}, tcpQueries{0}, forwarded{0}, refused{0}, errors{0}, dropped{0},
-      truncated{0}, tcpConnections{0}, tcpRejected{0};
+      truncated{0}, tcpConnections{0}, tcpRejected{0}, answerCacheHits{0};
   static void inc(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // one writer: its worker
   }
@@ -195,6 +196,8 @@ struct Server::Worker {
   // Index view, refreshed once per batch when the holder's generation moved.
   records::IndexPtr index;
   uint64_t generation = 0;
+  // UDP answers composed from `index`, by query bytes; emptied when the generation moves.
+  AnswerCache answers;
 
   // Batch buffers (UDP), allocated once.
   unsigned batch;
@@ -209,7 +212,8 @@ struct Server::Worker {
   // scratch: TCP answers and upstream cache hits, the largest DNS message plus the TCP length prefix.
   static constexpr size_t kScratchSize = kTcpLengthSize + kMaxMessageSize;
 
-  Worker(Server& s, unsigned i) : server(s), id(i), batch(s.config_.udpBatch) {
+  Worker(Server& s, unsigned i)
+      : server(s), id(i), answers(s.config_.answerCacheBytes / s.config_.threads), batch(s.config_.udpBatch) {
     txSlot = std::max<size_t>(s.config_.maxUdpPayload, kClassicUdpLimit);
     rx.reset(new uint8_t[batch * kRxSlot]);
     tx.reset(new uint8_t[batch * txSlot]);
@@ -230,6 +234,7 @@ struct Server::Worker {
       index = server.index_.load();
       generation = g;
     }
+    answers.setGeneration(generation);
   }
 
   size_t udpLimit(const Query& q) const {
@@ -274,8 +279,15 @@ struct Server::Worker {
         std::span<const uint8_t> in(rx.get() + i * kRxSlot, rmsg[i].msg_len);
         uint8_t* slot = tx.get() + i * txSlot;
         Query& q = queries[i];
-        size_t size = 0;
-        Disposition d = answerWithLimit(in, q, slot, txSlot, /*isUdp=*/true, size);
+        size_t size = answers.lookup(in, {slot, txSlot});
+        Disposition d = Disposition::Send;
+        if (size > 0) {
+          Counters::inc(counters.answerCacheHits);
+        } else {
+          bool fromIndex = false;
+          d = answerWithLimit(in, q, slot, txSlot, /*isUdp=*/true, size, &fromIndex);
+          if (fromIndex) answers.insert(in, {slot, size});
+        }
         if (d == Disposition::Drop) continue;
         uint8_t* ctl = txCtl.get() + out * kCmsgSpace;
         size_t ctlLen = h.msg_controllen ? replyControl(h, ctl) : 0;
@@ -316,20 +328,21 @@ struct Server::Worker {
   }
 
   // Answers one query into out[0..outCap): over UDP within the client's limit (udpLimit()), over TCP within
-  // 65535 bytes. `size` is the response size when the result is Send.
+  // 65535 bytes. `size` is the response size when the result is Send; `fromIndex` (when given) is set when the
+  // response was composed from the index (what the AnswerCache may keep).
   Disposition answerWithLimit(std::span<const uint8_t> in, Query& q, uint8_t* out, size_t outCap, bool isUdp,
-                              size_t& size) {
+                              size_t& size, bool* fromIndex = nullptr) {
     auto parsed = parseQuery(in);
     if (!parsed.ok()) {
       Counters::inc(counters.dropped);
       return Disposition::Drop;
     }
     q = *parsed;
-    return answerParsed(in, q, out, outCap, isUdp ? udpLimit(q) : kMaxMessageSize, size);
+    return answerParsed(in, q, out, outCap, isUdp ? udpLimit(q) : kMaxMessageSize, size, fromIndex);
   }
 
   Disposition answerParsed(std::span<const uint8_t> in, const Query& q, uint8_t* out, size_t outCap, size_t limit,
-                           size_t& size) {
+                           size_t& size, bool* fromIndex) {
     std::span<uint8_t> buf(out, outCap);
     if (q.verdict != QueryVerdict::Answer) {
       Counters::inc(counters.errors);
@@ -346,6 +359,7 @@ struct Server::Worker {
     c.setServerPayload(server.config_.maxUdpPayload);
     if (records::resolve(*index, q, c) == records::Outcome::Answered) {
       size = c.finish().size();
+      if (fromIndex) *fromIndex = true;
       return Disposition::Send;
     }
     if (!server.upstream_) {
@@ -692,6 +706,7 @@ ServerStats Server::stats() const {
     s.truncated += c.truncated.load(std::memory_order_relaxed);
     s.tcpConnections += c.tcpConnections.load(std::memory_order_relaxed);
     s.tcpRejected += c.tcpRejected.load(std::memory_order_relaxed);
+    s.answerCacheHits += c.answerCacheHits.load(std::memory_order_relaxed);
   }
   return s;
 }

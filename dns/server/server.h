@@ -38,6 +38,10 @@ struct ServerConfig {
   std::chrono::milliseconds tcpIdleTimeout{10000};
   /// Datagrams taken per recvmmsg() call.
   unsigned udpBatch = 32;
+  /// Bytes of composed UDP answers kept for repeated queries (AnswerCache), over all workers: each worker
+  /// gets an equal share. 0 turns the cache off.
+  size_t answerCacheBytes = kDefaultAnswerCacheBytes;
+  static constexpr size_t kDefaultAnswerCacheBytes = 2u << 20;
 };
 
 struct ServerStats {
@@ -50,6 +54,7 @@ struct ServerStats {
   uint64_t truncated = 0;   // UDP answers with TC
   uint64_t tcpConnections = 0;  // accepted so far
   uint64_t tcpRejected = 0;     // closed at once: over maxTcpConnections
+  uint64_t answerCacheHits = 0;  // UDP queries answered from a worker's AnswerCache (counted in udpQueries)
 };
 
 class Server {

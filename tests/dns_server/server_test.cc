@@ -512,6 +512,53 @@ TEST_F(ServerTest, EndpointChangeIsServedWithin100ms) {
   EXPECT_TRUE(gone);
 }
 
+TEST_F(ServerTest, RepeatedUdpQueriesComeFromTheAnswerCacheUntilTheRecordsChange) {
+  start();
+  auto first = udpAsk(port_, queryWire("db.prod.svc.cluster.local", RRType::A, 0x0101));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(server_->stats().answerCacheHits, 0u);
+  auto second = udpAsk(port_, queryWire("db.prod.svc.cluster.local", RRType::A, 0x0202));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(server_->stats().answerCacheHits, 1u);
+  EXPECT_EQ(second->header.id, 0x0202);
+  EXPECT_EQ(addresses(*second), addresses(*first));
+  // Another spelling is another entry, answered with its own case.
+  auto upper = udpAsk(port_, queryWire("DB.prod.svc.cluster.local", RRType::A));
+  ASSERT_TRUE(upper);
+  EXPECT_EQ(upper->questions[0].name.toText(), "DB.prod.svc.cluster.local.");
+  EXPECT_EQ(server_->stats().answerCacheHits, 1u);
+  // TCP never uses it.
+  TcpClient tc(port_);
+  ASSERT_TRUE(tc.connected());
+  tc.sendRaw(frameForTcp(queryWire("db.prod.svc.cluster.local", RRType::A, 0x0303)));
+  auto tcp = tc.read();
+  ASSERT_TRUE(tcp);
+  EXPECT_EQ(addresses(parsed(*tcp)), addresses(*first));
+  EXPECT_EQ(server_->stats().answerCacheHits, 1u);
+
+  // A new index empties it: the very query that was cached gets the new addresses.
+  auto slice = kube::decodeEndpointSliceText(dbSliceJson({"10.1.0.7"}));
+  ASSERT_TRUE(slice.ok()) << slice.error().message();
+  cache_.apply(kube::Event::modified(*slice));
+  auto t0 = Clock::now();
+  std::vector<std::string> now;
+  while (Clock::now() - t0 < 1s) {
+    auto r = udpAsk(port_, queryWire("db.prod.svc.cluster.local", RRType::A, 0x0404));
+    if (r) now = addresses(*r);
+    if (now == std::vector<std::string>{"10.1.0.7"}) break;
+  }
+  EXPECT_EQ(now, std::vector<std::string>{"10.1.0.7"});
+}
+
+TEST_F(ServerTest, AnswerCacheCanBeTurnedOff) {
+  ServerConfig c = config();
+  c.answerCacheBytes = 0;
+  start(c);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(udpAsk(port_, queryWire("web.default.svc.cluster.local", RRType::A)));
+  EXPECT_EQ(server_->stats().answerCacheHits, 0u);
+  EXPECT_EQ(server_->stats().udpQueries, 3u);
+}
+
 TEST_F(ServerTest, BurstOfChangesIsOneRebuild) {
   uint64_t before = updater_->stats().builds;
   for (int i = 3; i < 13; ++i) {
