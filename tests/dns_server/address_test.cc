@@ -74,6 +74,16 @@ TEST(DaemonOptions, Defaults) {
   EXPECT_FALSE(o->upstreamNone);
   EXPECT_EQ(o->maxUdpSize, 1232);
   EXPECT_EQ(o->tcpIdleTimeout, std::chrono::seconds(10));
+  EXPECT_EQ(o->answerCacheBytes, size_t{2} << 20);
+}
+
+TEST(DaemonOptions, AnswerCacheSizeTakesBytesKiAndMi) {
+  for (auto [arg, want] : std::vector<std::pair<std::string, size_t>>{
+           {"0", 0}, {"65536", 65536}, {"512Ki", 512 * 1024}, {"3Mi", size_t{3} << 20}}) {
+    auto o = daemon::parseOptions({"--answer-cache-size", arg});
+    ASSERT_TRUE(o.ok()) << arg << ": " << o.error().message();
+    EXPECT_EQ(o->answerCacheBytes, want) << arg;
+  }
 }
 
 TEST(DaemonOptions, RepeatableFlagsAndBothSpellings) {
@@ -111,6 +121,9 @@ TEST(DaemonOptions, BadValuesNameTheFlag) {
            {{"--upstream=example.com"}, "--upstream"},
            {{"--max-udp-size=100"}, "--max-udp-size"},
            {{"--tcp-idle-timeout=soon"}, "--tcp-idle-timeout"},
+           {{"--answer-cache-size=2MB"}, "--answer-cache-size: expected a size in bytes such as 2Mi"},
+           {{"--answer-cache-size=-1"}, "--answer-cache-size"},
+           {{"--answer-cache-size=Mi"}, "--answer-cache-size"},
            {{"--logging-format=xml"}, "--logging-format: expected \"text\" or \"json\""},
            {{"--bogus=1"}, "unknown flag --bogus"},
            {{"stray"}, "unexpected argument \"stray\""},
