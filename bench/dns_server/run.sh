@@ -3,7 +3,8 @@
 # (bench/common/cluster_plan: 1,000 ClusterIP + 1,000 headless x 5 endpoints, ~27k records).
 #
 #   bench/dns_server/run.sh [--duration S] [--rate QPS] [--server-cpu N] [--client-cpu N] [--rounds N]
-#                           [--outstanding N] [--by-type] [--churn N] [--no-rt] [--json FILE] [--keep]
+#                           [--outstanding N] [--server-quota PCT] [--by-type] [--churn N] [--no-rt]
+#                           [--json FILE] [--keep]
 #
 # Everything runs inside ONE network namespace this script creates (nnb-dns-<pid>-<rand>) on 127.0.0.1; the
 # namespace and every process started here are removed on exit (trap), also on failure or Ctrl-C.
@@ -16,6 +17,10 @@
 # Throughput: dnsperf with 4 clients and --outstanding queries in flight (-q, default 100 as dnsperf's) for
 # --duration seconds per server, alternating NSD / nodenet-dns for --rounds rounds; the best round of each counts
 # (the machine is shared). A larger -q bursts past a kernel-default socket receive buffer (see README).
+# --server-quota PCT (default 50; 0 = skip): throughput once more with each server limited to PCT% of one CPU
+#   (its own cgroup, cpu.max / cfs_quota_us over a 10 ms period), so that the server and not dnsperf is the
+#   bottleneck: then qps is the server's capacity. Unlimited, dnsperf on one core saturates before either server
+#   does (both ~90% CPU) and the qps ratio mostly measures dnsperf. The cgroups are removed on exit.
 # --churn N: after the measurements, N manifest replacements (a namespace file swapped for the same plan with
 #   another seed: 40 Services' endpoints move) every 50 ms under dnsperf -Q --rate; reports losses and memory.
 # --by-type: also the qps of each query class alone (headless A, ClusterIP A, SRV, NXDOMAIN), one round each.
@@ -38,6 +43,7 @@ server_cpu=0
 client_cpu=1
 rounds=2
 outstanding=100
+quota=50
 by_type=0
 churn=0
 rt=1
@@ -51,12 +57,13 @@ while [ $# -gt 0 ]; do
     --client-cpu) client_cpu=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --outstanding) outstanding=$2; shift 2 ;;
+    --server-quota) quota=$2; shift 2 ;;
     --by-type) by_type=1; shift ;;
     --churn) churn=$2; shift 2 ;;
     --no-rt) rt=0; shift ;;
     --json) json=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "dns_server/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -78,6 +85,11 @@ cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -f "$work/cgroups" ]; then  # the CPU-quota cgroups (--server-quota), empty once their process is gone
+    while read -r p; do
+      for _ in 1 2 3 4 5 6 7 8 9 10; do rmdir "$p" 2>/dev/null && break; sleep 0.1; done
+    done <"$work/cgroups"
+  fi
   ip netns del "$ns" 2>/dev/null || true
   if [ "$keep" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
@@ -208,6 +220,55 @@ for r in $(seq "$rounds"); do
   best_ours=$(awk -v a="$best_ours" -v b="$q" 'BEGIN {print (b > a ? b : a)}'); lost_ours=$((lost_ours + l))
 done
 
+# Server-bound throughput: each server in a cgroup of its own with the same CPU quota.
+cpu_cgroup() {  # name pct -> prints the cgroup directory, or nothing when cgroups cannot be used here
+  local name=$1 pct=$2 d
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then  # v2
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
+      echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || return 0
+    d=/sys/fs/cgroup/$name
+    mkdir "$d" 2>/dev/null || return 0
+    echo "$d" >>"$work/cgroups"
+    echo "$((pct * 100)) 10000" >"$d/cpu.max" 2>/dev/null || return 0
+  elif [ -d /sys/fs/cgroup/cpu ]; then  # v1
+    d=/sys/fs/cgroup/cpu/$name
+    mkdir "$d" 2>/dev/null || return 0
+    echo "$d" >>"$work/cgroups"
+    { echo 10000 >"$d/cpu.cfs_period_us" && echo $((pct * 100)) >"$d/cpu.cfs_quota_us"; } 2>/dev/null || return 0
+  else
+    return 0
+  fi
+  echo "$d"
+}
+current_cpu_cgroup() {  # pid -> the directory of its cpu cgroup now (where it goes back after the quota rounds)
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    echo "/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' /proc/"$1"/cgroup)"
+  else
+    echo "/sys/fs/cgroup/cpu$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3}' /proc/"$1"/cgroup)"
+  fi
+}
+q_nsd=0; q_ours=0; q_ratio=""
+if [ "$quota" -gt 0 ]; then
+  home_nsd=$(current_cpu_cgroup "$nsd_server"); home_ours=$(current_cpu_cgroup "$ours_pid")
+  cg_nsd=$(cpu_cgroup "$ns-nsd" "$quota"); cg_ours=$(cpu_cgroup "$ns-ours" "$quota")
+  if [ -n "$cg_nsd" ] && [ -n "$cg_ours" ] && echo "$nsd_server" >"$cg_nsd/cgroup.procs" &&
+     echo "$ours_pid" >"$cg_ours/cgroup.procs"; then
+    for r in $(seq "$rounds"); do
+      read -r q l c < <(perf 5300); echo "round $r NSD at ${quota}% CPU:         $q qps (lost $l, server CPU $c%)"
+      q_nsd=$(awk -v a="$q_nsd" -v b="$q" 'BEGIN {print (b > a ? b : a)}')
+      read -r q l c < <(perf 5301); echo "round $r nodenet-dns at ${quota}% CPU: $q qps (lost $l, server CPU $c%)"
+      q_ours=$(awk -v a="$q_ours" -v b="$q" 'BEGIN {print (b > a ? b : a)}')
+    done
+    q_ratio=$(awk -v a="$q_ours" -v b="$q_nsd" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    # Back where they were for the rest (latency, churn): no quota, and SCHED_FIFO allowed again (a new v1
+    # cgroup has no real-time budget).
+    echo "$nsd_server" >"$home_nsd/cgroup.procs"
+    echo "$ours_pid" >"$home_ours/cgroup.procs"
+  else
+    echo "CPU quota: no writable cpu cgroup here; server-bound throughput skipped" >&2
+  fi
+fi
+
 latency() {  # port pid -> "p50 p99 p999 n" in ms, from dnsperf -v lines "> NOERROR name type 0.000123"
   local port=$1 pid=$2 rtcmd=()
   if [ "$rt" = 1 ]; then
@@ -285,6 +346,10 @@ echo "| | nodenet-dns | NSD $(nsd -v 2>&1 | awk 'NR==1 {print $3}') |"
 echo "|---|---|---|"
 echo "| qps (best of $rounds x ${duration}s, 1 core) | $best_ours | $best_nsd |"
 echo "| ratio ours/NSD | $ratio | 1 |"
+if [ -n "$q_ratio" ]; then
+  echo "| qps with the server limited to ${quota}% of a CPU (best of $rounds, server-bound) | $q_ours | $q_nsd |"
+  echo "| server-bound ratio ours/NSD | $q_ratio | 1 |"
+fi
 echo "| queries lost (timeouts, all rounds) | $lost_ours | $lost_nsd |"
 printf '| answers per server CPU-second (best round) | %.0f | %.0f |\n' "$eff_ours" "$eff_nsd"
 echo "| efficiency ratio ours/NSD | $(awk -v a="$eff_ours" -v b="$eff_nsd" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}') | 1 |"
@@ -293,17 +358,18 @@ echo "| responses measured for latency | $on | $nn |"
 echo "| VmHWM (MiB) | $ours_hwm | $nsd_hwm (serving child) |"
 echo "memory detail: nodenet-dns [$ours_mem] NSD serving child [$nsd_mem] NSD main [$nsd_main_mem]"
 [ -z "$churn_line" ] || echo "churn: $churn_line"
-echo "targets: ratio >= 1.05 -> $(awk -v r="$ratio" 'BEGIN {print (r >= 1.05 ? "met" : "MISSED")}');" \
+echo "targets: ratio >= 1.05 -> $(awk -v r="$ratio" 'BEGIN {print (r >= 1.05 ? "met" : "MISSED")}') (unlimited)$(
+  [ -n "$q_ratio" ] && awk -v r="$q_ratio" 'BEGIN {print ", " (r >= 1.05 ? "met" : "MISSED") " (server-bound)"}');" \
   "p99 <= 0.10 ms -> $(awk -v p="$o99" 'BEGIN {print (p != "nan" && p <= 0.10 ? "met" : "MISSED")}');" \
   "RSS <= 15 MiB -> $(awk -v m="$ours_hwm" 'BEGIN {print (m <= 15 ? "met" : "MISSED")}')"
 
 if [ -n "$json" ]; then
   cat >"$json" <<EOF
-{"nodenet_dns": {"qps": $best_ours, "answers_per_cpu_s": $eff_ours, "p50_ms": ${o50/nan/null}, "p99_ms": ${o99/nan/null},
+{"nodenet_dns": {"qps": $best_ours, "qps_server_bound": $q_ours, "answers_per_cpu_s": $eff_ours, "p50_ms": ${o50/nan/null}, "p99_ms": ${o99/nan/null},
                  "p999_ms": ${o999/nan/null}, "vmhwm_mib": $ours_hwm, "lost": $lost_ours},
- "nsd": {"qps": $best_nsd, "answers_per_cpu_s": $eff_nsd, "p50_ms": ${n50/nan/null}, "p99_ms": ${n99/nan/null}, "p999_ms": ${n999/nan/null},
+ "nsd": {"qps": $best_nsd, "qps_server_bound": $q_nsd, "answers_per_cpu_s": $eff_nsd, "p50_ms": ${n50/nan/null}, "p99_ms": ${n99/nan/null}, "p999_ms": ${n999/nan/null},
          "vmhwm_mib": $nsd_hwm, "lost": $lost_nsd},
- "ratio": $ratio, "rate": $rate, "duration_s": $duration, "rounds": $rounds, "sched_fifo": $rt,
+ "ratio": $ratio, "ratio_server_bound": ${q_ratio:-null}, "server_quota_pct": $quota, "rate": $rate, "duration_s": $duration, "rounds": $rounds, "sched_fifo": $rt,
  "churn": "$churn_line"}
 EOF
 fi
