@@ -261,9 +261,12 @@ if [ "$quota" -gt 0 ]; then
     done
     q_ratio=$(awk -v a="$q_ours" -v b="$q_nsd" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     # Back where they were for the rest (latency, churn): no quota, and SCHED_FIFO allowed again (a new v1
-    # cgroup has no real-time budget).
-    echo "$nsd_server" >"$home_nsd/cgroup.procs"
-    echo "$ours_pid" >"$home_ours/cgroup.procs"
+    # cgroup has no real-time budget). Should the move fail, the quota is lifted anyway.
+    for d in "$cg_nsd" "$cg_ours"; do
+      if [ -f "$d/cpu.max" ]; then echo "max 10000" >"$d/cpu.max"; else echo -1 >"$d/cpu.cfs_quota_us"; fi
+    done
+    echo "$nsd_server" >"$home_nsd/cgroup.procs" || echo "dns_server/run.sh: NSD stays in $cg_nsd (no quota)" >&2
+    echo "$ours_pid" >"$home_ours/cgroup.procs" || echo "dns_server/run.sh: nodenet-dns stays in $cg_ours (no quota)" >&2
   else
     echo "CPU quota: no writable cpu cgroup here; server-bound throughput skipped" >&2
   fi
