@@ -182,21 +182,6 @@ uint64_t AnswerCache::hash(std::span<const uint8_t> key) const {
   return h;
 }
 
-size_t AnswerCache::questionSize(std::span<const uint8_t> m) {
-  if (m.size() < kHeaderSize || m[4] != 0 || m[5] != 1) return 0;  // exactly one question
-  size_t p = kHeaderSize;
-  for (;;) {
-    if (p >= m.size()) return 0;
-    const uint8_t len = m[p];
-    if (len == 0) break;
-    if (len > 63) return 0;  // a compression pointer or an extended label type
-    p += 1 + len;
-  }
-  p += 1 + 4;  // the root label, QTYPE, QCLASS
-  if (p > m.size()) return 0;
-  return p - kHeaderSize;
-}
-
 size_t AnswerCache::lookup(std::span<const uint8_t> query, std::span<uint8_t> out) {
   if (!enabled() || query.size() <= kHeaderSize) return 0;
   const auto key = query.subspan(kIdSize);
@@ -223,20 +208,29 @@ size_t AnswerCache::lookup(std::span<const uint8_t> query, std::span<uint8_t> ou
   std::memcpy(out.data() + kHeaderSize + qs, e + kEntryHeader + keySize + kFlagsAndCounts, tailSize);
   ++stats_.hits;
   // Still in use: keep it across the next rotation. `out` is a copy, so rotating cannot pull it from under us.
-  if (fromOld) insert(query, out.first(size));
+  if (fromOld) store(h, query, out.first(size), qs);
   return size;
 }
 
-void AnswerCache::insert(std::span<const uint8_t> query, std::span<const uint8_t> response) {
-  if (!enabled() || query.size() <= kHeaderSize || response.size() < kHeaderSize) return;
-  const size_t qs = questionSize(query);
-  if (qs == 0 || response.size() < kHeaderSize + qs ||
+void AnswerCache::insert(std::span<const uint8_t> query, const Question& question,
+                         std::span<const uint8_t> response) {
+  if (!enabled() || query.size() <= kHeaderSize) return;
+  // A hit echoes the query's own question bytes, so they must be exactly the parsed name (no pointer), then
+  // QTYPE and QCLASS.
+  const auto name = question.name.wire();
+  const size_t qs = name.size() + 4;
+  if (query.size() < kHeaderSize + qs || std::memcmp(query.data() + kHeaderSize, name.data(), name.size()) != 0)
+    return;
+  store(hash(query.subspan(kIdSize)), query, response, qs);
+}
+
+void AnswerCache::store(uint64_t h, std::span<const uint8_t> query, std::span<const uint8_t> response, size_t qs) {
+  if (response.size() < kHeaderSize + qs ||
       std::memcmp(query.data() + kHeaderSize, response.data() + kHeaderSize, qs) != 0)
     return;
   const auto key = query.subspan(kIdSize);
   const auto tail = response.subspan(kHeaderSize + qs);
   if (entryBytes(query.size(), response.size(), qs) > segmentBytes_ / 4) return;
-  const uint64_t h = hash(key);
   if (!young_->insert(h, key, response.data() + kIdSize, tail, qs)) {
     rotate();
     if (!young_->insert(h, key, response.data() + kIdSize, tail, qs)) return;

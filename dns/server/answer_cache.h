@@ -27,6 +27,8 @@
 #include <memory>
 #include <span>
 
+#include "dns/wire/types.h"
+
 namespace nodenet::dns::server {
 
 class AnswerCache {
@@ -47,10 +49,10 @@ class AnswerCache {
   /// on a miss, or when the response does not fit `out`.
   size_t lookup(std::span<const uint8_t> query, std::span<uint8_t> out);
 
-  /// Stores `response` as the answer to `query`. Not stored: messages shorter than a header, responses whose
-  /// question section is not the query's byte for byte (a compressed question name), and entries larger than a
-  /// quarter of a segment.
-  void insert(std::span<const uint8_t> query, std::span<const uint8_t> response);
+  /// Stores `response` as the answer to `query`, whose parsed question is `question` (parseQuery's). Not stored:
+  /// a question that is not written uncompressed right after the query's header, a response whose question
+  /// section is not the query's byte for byte, and entries larger than a quarter of a segment.
+  void insert(std::span<const uint8_t> query, const Question& question, std::span<const uint8_t> response);
 
   struct Stats {
     uint64_t hits = 0;
@@ -68,9 +70,9 @@ class AnswerCache {
 
  private:
   class Segment;
-  // Length of the question section in `m` (from offset 12), or 0 when it cannot be walked (compressed name,
-  // no question, truncated message).
-  static size_t questionSize(std::span<const uint8_t> m);
+  // insert() once the key's hash and the question section's size are known (a promotion from the old segment
+  // knows both already).
+  void store(uint64_t h, std::span<const uint8_t> query, std::span<const uint8_t> response, size_t questionSize);
   uint64_t hash(std::span<const uint8_t> key) const;
   void rotate();
 

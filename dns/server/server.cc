@@ -286,7 +286,7 @@ struct Server::Worker {
         } else {
           bool fromIndex = false;
           d = answerWithLimit(in, q, slot, txSlot, /*isUdp=*/true, size, &fromIndex);
-          if (fromIndex) answers.insert(in, {slot, size});
+          if (fromIndex) answers.insert(in, q.question, {slot, size});
         }
         if (d == Disposition::Drop) continue;
         uint8_t* ctl = txCtl.get() + out * kCmsgSpace;

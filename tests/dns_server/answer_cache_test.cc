@@ -38,7 +38,7 @@ TEST_F(AnswerCacheTest, HitIsTheStoredResponseWithTheQuerysId) {
   Message q = queryMessage("web.default.svc.cluster.local", RRType::A, 0x1111);
   auto resp = answer(q, {"10.96.0.10", "10.96.0.11"});
   EXPECT_FALSE(get(c, wire(q)));
-  c.insert(wire(q), resp);
+  c.insert(wire(q), q.questions[0], resp);
 
   Message again = q;
   again.header.id = 0xBEEF;
@@ -63,11 +63,11 @@ TEST_F(AnswerCacheTest, KeysAreExactBytesSoSpellingFlagsAndEdnsAreSeparateEntrie
   AnswerCache c(64 << 10);
   c.setGeneration(1);
   Message lower = queryMessage("web.default.svc.cluster.local", RRType::A);
-  c.insert(wire(lower), answer(lower, {"10.96.0.10"}));
+  c.insert(wire(lower), lower.questions[0], answer(lower, {"10.96.0.10"}));
   // Another spelling must not get the lowercase echo: answers keep the query's case (RFC 4343).
   Message upper = queryMessage("WEB.default.svc.cluster.local", RRType::A);
   EXPECT_FALSE(get(c, wire(upper)));
-  c.insert(wire(upper), answer(upper, {"10.96.0.10"}));
+  c.insert(wire(upper), upper.questions[0], answer(upper, {"10.96.0.10"}));
   auto hit = get(c, wire(upper));
   ASSERT_TRUE(hit);
   auto m = parseMessage(*hit);
@@ -86,7 +86,7 @@ TEST_F(AnswerCacheTest, ANewGenerationDropsEverything) {
   AnswerCache c(64 << 10);
   c.setGeneration(7);
   Message q = queryMessage("db.prod.svc.cluster.local", RRType::A);
-  c.insert(wire(q), answer(q, {"10.1.0.1"}));
+  c.insert(wire(q), q.questions[0], answer(q, {"10.1.0.1"}));
   c.setGeneration(7);  // the same index: kept
   EXPECT_TRUE(get(c, wire(q)));
   c.setGeneration(8);
@@ -100,11 +100,13 @@ TEST_F(AnswerCacheTest, BudgetIsKeptAndEntriesInUseSurviveRotations) {
   AnswerCache c(budget);
   c.setGeneration(1);
   Message hot = queryMessage("hot.default.svc.cluster.local", RRType::A);
-  c.insert(wire(hot), answer(hot, {"10.96.0.1"}));
+  c.insert(wire(hot), hot.questions[0], answer(hot, {"10.96.0.1"}));
   for (int i = 0; i < 2000; ++i) {
     Message q = queryMessage("cold-" + std::to_string(i) + ".default.svc.cluster.local", RRType::A);
-    c.insert(wire(q), answer(q, {"10.96.0.2", "10.96.0.3"}));
-    if (i % 20 == 0) ASSERT_TRUE(get(c, wire(hot))) << "after " << i << " inserts";
+    c.insert(wire(q), q.questions[0], answer(q, {"10.96.0.2", "10.96.0.3"}));
+    if (i % 20 == 0) {
+      ASSERT_TRUE(get(c, wire(hot))) << "after " << i << " inserts";
+    }
     AnswerCache::Stats s = c.stats();
     ASSERT_LE(s.bytes, budget);
   }
@@ -123,17 +125,18 @@ TEST_F(AnswerCacheTest, WhatIsNotStored) {
   auto qw = wire(q);
   // A response whose question is not the query's byte for byte (another spelling) is not stored.
   Message other = queryMessage("WEB.default.svc.cluster.local", RRType::A);
-  c.insert(qw, answer(other, {"10.96.0.10"}));
+  c.insert(qw, q.questions[0], answer(other, {"10.96.0.10"}));
   EXPECT_FALSE(get(c, qw));
-  // A question name written with a compression pointer: its bytes cannot be echoed, so no entry.
+  // A question name written with a compression pointer is not the parsed name's bytes: a hit could not echo
+  // it, so no entry.
   std::vector<uint8_t> compressed = {0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0xC0, 0x0C, 0, 1, 0, 1};
-  c.insert(compressed, compressed);
+  c.insert(compressed, Question{}, compressed);
   EXPECT_FALSE(get(c, compressed));
   // Shorter than a header.
-  c.insert(std::vector<uint8_t>{1, 2, 3}, std::vector<uint8_t>{1, 2, 3});
+  c.insert(std::vector<uint8_t>{1, 2, 3}, Question{}, std::vector<uint8_t>{1, 2, 3});
   EXPECT_EQ(c.stats().entries, 0u);
   // A hit that does not fit the caller's buffer is a miss.
-  c.insert(qw, answer(q, {"10.96.0.10"}));
+  c.insert(qw, q.questions[0], answer(q, {"10.96.0.10"}));
   std::vector<uint8_t> tiny(20);
   EXPECT_EQ(c.lookup(qw, tiny), 0u);
   EXPECT_TRUE(get(c, qw));
@@ -144,7 +147,7 @@ TEST_F(AnswerCacheTest, ZeroBudgetIsOff) {
   EXPECT_FALSE(c.enabled());
   c.setGeneration(1);
   Message q = queryMessage("web.default.svc.cluster.local", RRType::A);
-  c.insert(wire(q), answer(q, {"10.96.0.10"}));
+  c.insert(wire(q), q.questions[0], answer(q, {"10.96.0.10"}));
   EXPECT_FALSE(get(c, wire(q)));
   EXPECT_EQ(c.stats().entries, 0u);
 }
