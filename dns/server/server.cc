@@ -44,9 +44,6 @@ constexpr size_t kTcpMaxQueuedOutput = 1u << 20;
 // UDP socket buffer sizes asked for (the kernel doubles them for bookkeeping).
 constexpr int kUdpRcvBuf = 4 << 20;
 constexpr int kUdpSndBuf = 1 << 20;
-// Rounds of recvmmsg per wake-up before going back to the event loop, so TCP work on the same worker is not
-// starved by a UDP flood.
-constexpr int kUdpRoundsPerWake = 8;
 
 socklen_t toSockaddr(const SocketAddress& a, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
@@ -78,7 +75,8 @@ Result<uint16_t> boundPort(int fd, const SocketAddress& a) {
 // reply leaves from the address the query was sent to (a multi-homed node, or a Service IP DNATed to us).
 Result<int> openSocket(const SocketAddress& a, bool isTcp) {
   int family = a.ip.isV4() ? AF_INET : AF_INET6;
-  int fd = ::socket(family, (isTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // UDP sockets stay blocking: their receiver thread sleeps in recvmmsg (every send is MSG_DONTWAIT).
+  int fd = ::socket(family, (isTcp ? SOCK_STREAM | SOCK_NONBLOCK : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
   const char* proto = isTcp ? "TCP " : "UDP ";
   if (fd < 0) return Error::fromErrno(errno, std::string("socket for ") + proto + a.toString());
   auto fail = [&](const char* what) {
@@ -174,59 +172,24 @@ struct Counters {
 
 }  // namespace
 
-// One worker: its io_context, its sockets, its buffers, its view of the index.
-struct Server::Worker {
-  struct UdpPort {
-    udp::socket sock;
-    std::shared_ptr<SharedFd> replyFd;  // dup() of sock's fd, for upstream answers sent from the c-ares thread
-    UdpPort(asio::io_context& io) : sock(io) {}
-  };
-
-  Server& server;
-  unsigned id;
-  asio::io_context io{1};
-  std::vector<std::unique_ptr<UdpPort>> udpPorts;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::thread thread;
-  Counters counters;
-
+// What every answering thread owns: its view of the index, its counters, its scratch buffer. One per UDP
+// receiver and one per TCP worker, so nothing on the query path is shared between threads.
+struct Server::Answerer {
   // What one query turns into.
   enum class Disposition : uint8_t { Send, Drop, Forward };
 
-  // Index view, refreshed once per batch when the holder's generation moved.
+  Server& server;
+  Counters counters;
+  // Index view, refreshed once per batch (UDP) or read (TCP) when the holder's generation moved: no
+  // shared_ptr refcount traffic per query.
   records::IndexPtr index;
   uint64_t generation = 0;
-  // UDP answers composed from `index`, by query bytes; emptied when the generation moves.
-  AnswerCache answers;
-
-  // Batch buffers (UDP), allocated once.
-  unsigned batch;
-  size_t txSlot;
-  // Raw arrays, not vectors: value-initialising a vector writes every byte, which would make all of it
-  // resident at startup; these pages become resident only as traffic uses them (scratch: TCP and upstream).
-  std::unique_ptr<uint8_t[]> rx, tx, rxCtl, txCtl, scratch;
-  std::vector<mmsghdr> rmsg, smsg;
-  std::vector<iovec> riov, siov;
-  std::vector<sockaddr_storage> addrs;
-  std::vector<Query> queries;
-  // scratch: TCP answers and upstream cache hits, the largest DNS message plus the TCP length prefix.
+  // TCP answers and upstream cache hits: the largest DNS message plus the TCP length prefix. A raw array, not
+  // a vector: value-initialising would make all of it resident at startup.
   static constexpr size_t kScratchSize = kTcpLengthSize + kMaxMessageSize;
+  std::unique_ptr<uint8_t[]> scratch{new uint8_t[kScratchSize]};
 
-  Worker(Server& s, unsigned i)
-      : server(s), id(i), answers(s.config_.answerCacheBytes / s.config_.threads), batch(s.config_.udpBatch) {
-    txSlot = std::max<size_t>(s.config_.maxUdpPayload, kClassicUdpLimit);
-    rx.reset(new uint8_t[batch * kRxSlot]);
-    tx.reset(new uint8_t[batch * txSlot]);
-    rxCtl.reset(new uint8_t[batch * kCmsgSpace]);
-    txCtl.reset(new uint8_t[batch * kCmsgSpace]);
-    scratch.reset(new uint8_t[kScratchSize]);
-    rmsg.resize(batch);
-    smsg.resize(batch);
-    riov.resize(batch);
-    siov.resize(batch);
-    addrs.resize(batch);
-    queries.resize(batch);
-  }
+  explicit Answerer(Server& s) : server(s) {}
 
   void refreshIndex() {
     uint64_t g = server.index_.generation();
@@ -234,97 +197,10 @@ struct Server::Worker {
       index = server.index_.load();
       generation = g;
     }
-    answers.setGeneration(generation);
   }
 
   size_t udpLimit(const Query& q) const {
     return std::max<size_t>(kClassicUdpLimit, std::min<size_t>(q.udpLimit(), server.config_.maxUdpPayload));
-  }
-
-  // ---- UDP ----
-
-  void armUdp(UdpPort& p) {
-    p.sock.async_wait(udp::socket::wait_read, [this, &p](const boost::system::error_code& ec) {
-      if (ec) return;  // cancelled: stopping
-      drainUdp(p);
-      armUdp(p);
-    });
-  }
-
-  void drainUdp(UdpPort& p) {
-    int fd = p.sock.native_handle();
-    for (int round = 0; round < kUdpRoundsPerWake; ++round) {
-      for (unsigned i = 0; i < batch; ++i) {
-        riov[i] = {rx.get() + i * kRxSlot, kRxSlot};
-        msghdr& h = rmsg[i].msg_hdr;
-        h.msg_name = &addrs[i];
-        h.msg_namelen = sizeof(sockaddr_storage);
-        h.msg_iov = &riov[i];
-        h.msg_iovlen = 1;
-        h.msg_control = rxCtl.get() + i * kCmsgSpace;
-        h.msg_controllen = kCmsgSpace;
-        h.msg_flags = 0;
-      }
-      int n = ::recvmmsg(fd, rmsg.data(), batch, MSG_DONTWAIT, nullptr);
-      if (n <= 0) return;  // EAGAIN (drained) or an error the next wake-up will see again
-      refreshIndex();
-      Counters::inc(counters.udpQueries, n);
-      unsigned out = 0;
-      for (int i = 0; i < n; ++i) {
-        const msghdr& h = rmsg[i].msg_hdr;
-        if (h.msg_flags & MSG_TRUNC) {
-          Counters::inc(counters.dropped);
-          continue;
-        }
-        std::span<const uint8_t> in(rx.get() + i * kRxSlot, rmsg[i].msg_len);
-        uint8_t* slot = tx.get() + i * txSlot;
-        Query& q = queries[i];
-        size_t size = answers.lookup(in, {slot, txSlot});
-        Disposition d = Disposition::Send;
-        if (size > 0) {
-          Counters::inc(counters.answerCacheHits);
-        } else {
-          bool fromIndex = false;
-          d = answerWithLimit(in, q, slot, txSlot, /*isUdp=*/true, size, &fromIndex);
-          if (fromIndex) answers.insert(in, q.question, {slot, size});
-        }
-        if (d == Disposition::Drop) continue;
-        uint8_t* ctl = txCtl.get() + out * kCmsgSpace;
-        size_t ctlLen = h.msg_controllen ? replyControl(h, ctl) : 0;
-        if (d == Disposition::Forward) {
-          forwardUdp(p, q, in, h, ctl, ctlLen);
-          continue;
-        }
-        siov[out] = {slot, size};
-        msghdr& s = smsg[out].msg_hdr;
-        s.msg_name = &addrs[i];
-        s.msg_namelen = h.msg_namelen;
-        s.msg_iov = &siov[out];
-        s.msg_iovlen = 1;
-        s.msg_control = ctlLen ? ctl : nullptr;
-        s.msg_controllen = ctlLen;
-        s.msg_flags = 0;
-        if (size > 2 && (slot[2] & 0x02)) Counters::inc(counters.truncated);
-        ++out;
-      }
-      for (unsigned sent = 0; sent < out;) {
-        int m = ::sendmmsg(fd, smsg.data() + sent, out - sent, MSG_DONTWAIT);
-        if (m <= 0) {
-          // EAGAIN: the socket buffer is full (an overloaded client path); UDP may drop, and the client retries.
-          if (m < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            // A per-datagram error (e.g. EPERM from a firewall, unreachable destination) reports on the first
-            // unsent message: skip it and go on with the rest.
-            ++sent;
-            Counters::inc(counters.dropped);
-            continue;
-          }
-          Counters::inc(counters.dropped, out - sent);
-          break;
-        }
-        sent += m;
-      }
-      if (static_cast<unsigned>(n) < batch) return;  // drained: back to the event loop
-    }
   }
 
   // Answers one query into out[0..outCap): over UDP within the client's limit (udpLimit()), over TCP within
@@ -380,7 +256,135 @@ struct Server::Worker {
     return Disposition::Forward;
   }
 
-  void forwardUdp(UdpPort& p, const Query& q, std::span<const uint8_t> in, const msghdr& h, const uint8_t* ctl,
+};
+
+// One UDP socket (SO_REUSEPORT) and the thread that serves it: it sleeps in recvmmsg(MSG_WAITFORONE), answers
+// the batch into buffers it owns and sends it with one sendmmsg. Not an Asio reactor: a socket registered with
+// epoll has the epoll entry on its wait queue for good, so every query the client sends runs the epoll
+// callback (and, when we sleep, the epoll wake-up) on the client's CPU. A thread blocked in recvmmsg is on the
+// queue only while it sleeps. bench/dns_server measured 6% more answers per second from the same client for
+// it, and 8% less server CPU per answer.
+struct Server::UdpReceiver : Answerer {
+  int fd;
+  std::shared_ptr<SharedFd> replyFd;  // dup() of fd, for upstream answers sent from the c-ares thread
+  std::atomic<bool> stopping{false};
+  std::thread thread;
+  // UDP answers composed from `index`, by query bytes; emptied when the generation moves.
+  AnswerCache answers;
+
+  // Batch buffers, allocated once. Raw arrays, not vectors: these pages become resident only as traffic
+  // uses them.
+  unsigned batch;
+  size_t txSlot;
+  std::unique_ptr<uint8_t[]> rx, tx, rxCtl, txCtl;
+  std::vector<mmsghdr> rmsg, smsg;
+  std::vector<iovec> riov, siov;
+  std::vector<sockaddr_storage> addrs;
+  std::vector<Query> queries;
+
+  UdpReceiver(Server& s, int socketFd, std::shared_ptr<SharedFd> reply, size_t cacheBytes)
+      : Answerer(s), fd(socketFd), replyFd(std::move(reply)), answers(cacheBytes), batch(s.config_.udpBatch) {
+    txSlot = std::max<size_t>(s.config_.maxUdpPayload, kClassicUdpLimit);
+    rx.reset(new uint8_t[batch * kRxSlot]);
+    tx.reset(new uint8_t[batch * txSlot]);
+    rxCtl.reset(new uint8_t[batch * kCmsgSpace]);
+    txCtl.reset(new uint8_t[batch * kCmsgSpace]);
+    rmsg.resize(batch);
+    smsg.resize(batch);
+    riov.resize(batch);
+    siov.resize(batch);
+    addrs.resize(batch);
+    queries.resize(batch);
+  }
+  ~UdpReceiver() { ::close(fd); }
+
+  void run() {
+    while (!stopping.load(std::memory_order_relaxed)) serveBatch();
+  }
+
+  // Wakes the thread out of recvmmsg for good: SHUT_RD on a UDP socket (ENOTCONN, but the shutdown flag is set
+  // and sleepers are woken) makes every later receive return 0 at once, so a stop that lands between the flag
+  // check and the call is not lost.
+  void stop() {
+    stopping.store(true, std::memory_order_relaxed);
+    ::shutdown(fd, SHUT_RD);
+  }
+
+  void serveBatch() {
+    for (unsigned i = 0; i < batch; ++i) {
+      riov[i] = {rx.get() + i * kRxSlot, kRxSlot};
+      msghdr& h = rmsg[i].msg_hdr;
+      h.msg_name = &addrs[i];
+      h.msg_namelen = sizeof(sockaddr_storage);
+      h.msg_iov = &riov[i];
+      h.msg_iovlen = 1;
+      h.msg_control = rxCtl.get() + i * kCmsgSpace;
+      h.msg_controllen = kCmsgSpace;
+      h.msg_flags = 0;
+    }
+    // Blocks for the first datagram, then takes what else is queued without waiting.
+    int n = ::recvmmsg(fd, rmsg.data(), batch, MSG_WAITFORONE, nullptr);
+    if (n <= 0) return;  // 0: shut down (stopping); <0: EINTR, or a socket error that this call consumed
+    refreshIndex();
+    answers.setGeneration(generation);
+    Counters::inc(counters.udpQueries, n);
+    unsigned out = 0;
+    for (int i = 0; i < n; ++i) {
+      const msghdr& h = rmsg[i].msg_hdr;
+      if (h.msg_flags & MSG_TRUNC) {
+        Counters::inc(counters.dropped);
+        continue;
+      }
+      std::span<const uint8_t> in(rx.get() + i * kRxSlot, rmsg[i].msg_len);
+      uint8_t* slot = tx.get() + i * txSlot;
+      Query& q = queries[i];
+      size_t size = answers.lookup(in, {slot, txSlot});
+      Disposition d = Disposition::Send;
+      if (size > 0) {
+        Counters::inc(counters.answerCacheHits);
+      } else {
+        bool fromIndex = false;
+        d = answerWithLimit(in, q, slot, txSlot, /*isUdp=*/true, size, &fromIndex);
+        if (fromIndex) answers.insert(in, q.question, {slot, size});
+      }
+      if (d == Disposition::Drop) continue;
+      uint8_t* ctl = txCtl.get() + out * kCmsgSpace;
+      size_t ctlLen = h.msg_controllen ? replyControl(h, ctl) : 0;
+      if (d == Disposition::Forward) {
+        forwardUdp(q, in, h, ctl, ctlLen);
+        continue;
+      }
+      siov[out] = {slot, size};
+      msghdr& m = smsg[out].msg_hdr;
+      m.msg_name = &addrs[i];
+      m.msg_namelen = h.msg_namelen;
+      m.msg_iov = &siov[out];
+      m.msg_iovlen = 1;
+      m.msg_control = ctlLen ? ctl : nullptr;
+      m.msg_controllen = ctlLen;
+      m.msg_flags = 0;
+      if (size > 2 && (slot[2] & 0x02)) Counters::inc(counters.truncated);
+      ++out;
+    }
+    for (unsigned sent = 0; sent < out;) {
+      int m = ::sendmmsg(fd, smsg.data() + sent, out - sent, MSG_DONTWAIT);
+      if (m <= 0) {
+        // EAGAIN: the socket buffer is full (an overloaded client path); UDP may drop, and the client retries.
+        if (m < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+          // A per-datagram error (e.g. EPERM from a firewall, unreachable destination) reports on the first
+          // unsent message: skip it and go on with the rest.
+          ++sent;
+          Counters::inc(counters.dropped);
+          continue;
+        }
+        Counters::inc(counters.dropped, out - sent);
+        break;
+      }
+      sent += m;
+    }
+  }
+
+  void forwardUdp(const Query& q, std::span<const uint8_t> in, const msghdr& h, const uint8_t* ctl,
                   size_t ctlLen) {
     struct Client {
       std::shared_ptr<SharedFd> fd;
@@ -392,7 +396,7 @@ struct Server::Worker {
       size_t limit;
     };
     auto c = std::make_shared<Client>();
-    c->fd = p.replyFd;
+    c->fd = replyFd;
     std::memcpy(&c->addr, h.msg_name, h.msg_namelen);
     c->addrLen = h.msg_namelen;
     std::memcpy(c->ctl.data(), ctl, ctlLen);
@@ -420,7 +424,16 @@ struct Server::Worker {
                               });
   }
 
-  // ---- TCP ----
+};
+
+// One TCP worker: its io_context and its listeners (one per listen address, SO_REUSEPORT), serving RFC 7766
+// connections on its thread.
+struct Server::Worker : Answerer {
+  asio::io_context io{1};
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::thread thread;
+
+  explicit Worker(Server& s) : Answerer(s) {}
 
   void armAccept(tcp::acceptor& a) {
     a.async_accept(io, [this, &a](const boost::system::error_code& ec, tcp::socket sock) {
@@ -434,7 +447,6 @@ struct Server::Worker {
   void onAccepted(tcp::socket sock);
 
   void run() {
-    for (auto& p : udpPorts) armUdp(*p);
     for (auto& a : acceptors) armAccept(*a);
     io.run();
   }
@@ -605,24 +617,18 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config, const IndexHo
   if (config.maxUdpPayload < kClassicUdpLimit) config.maxUdpPayload = kClassicUdpLimit;
   std::unique_ptr<Server> s(new Server(std::move(config), index, std::move(upstream)));
   const ServerConfig& cfg = s->config_;
-  for (unsigned i = 0; i < cfg.threads; ++i) s->workers_.push_back(std::make_unique<Worker>(*s, i));
+  for (unsigned i = 0; i < cfg.threads; ++i) s->workers_.push_back(std::make_unique<Worker>(*s));
+  // The answer cache budget is over all UDP receivers.
+  const size_t cacheBytes = cfg.answerCacheBytes / (size_t{cfg.threads} * cfg.listen.size());
 
-  auto adoptUdp = [&](Worker& w, int fd, const SocketAddress& a) -> Status {
-    auto p = std::make_unique<Worker::UdpPort>(w.io);
+  auto adoptUdp = [&](int fd, const SocketAddress& a) -> Status {
     int dupFd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dupFd < 0) {
       int e = errno;
       ::close(fd);
       return Error::fromErrno(e, "dup of UDP " + a.toString());
     }
-    p->replyFd = std::make_shared<SharedFd>(dupFd);
-    boost::system::error_code ec;
-    p->sock.assign(a.ip.isV4() ? udp::v4() : udp::v6(), fd, ec);
-    if (ec) {
-      ::close(fd);
-      return Error("adopting UDP " + a.toString() + ": " + ec.message());
-    }
-    w.udpPorts.push_back(std::move(p));
+    s->udp_.push_back(std::make_unique<UdpReceiver>(*s, fd, std::make_shared<SharedFd>(dupFd), cacheBytes));
     return okStatus();
   };
   auto adoptTcp = [&](Worker& w, int fd, const SocketAddress& a) -> Status {
@@ -638,8 +644,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config, const IndexHo
   };
 
   for (SocketAddress a : cfg.listen) {
-    // The first worker's pair fixes the port (port 0: the kernel picks it for UDP, and TCP must get the same
-    // one, which may be taken: retry with another).
+    // The first pair fixes the port (port 0: the kernel picks it for UDP, and TCP must get the same one, which
+    // may be taken: retry with another).
     int udpFd = -1, tcpFd = -1;
     const bool pick = a.port == 0;
     for (int attempt = 0;; ++attempt) {
@@ -662,15 +668,19 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config, const IndexHo
       ::close(udpFd);
       if (!pick || t.error().sysErrno() != EADDRINUSE || attempt >= 16) return std::move(t).error();
     }
-    NN_TRY(adoptUdp(*s->workers_[0], udpFd, a));
+    NN_TRY(adoptUdp(udpFd, a));
     NN_TRY(adoptTcp(*s->workers_[0], tcpFd, a));
     for (unsigned i = 1; i < cfg.threads; ++i) {
       NN_ASSIGN_OR_RETURN(int u, openSocket(a, false));
-      NN_TRY(adoptUdp(*s->workers_[i], u, a));
+      NN_TRY(adoptUdp(u, a));
       NN_ASSIGN_OR_RETURN(int t, openSocket(a, true));
       NN_TRY(adoptTcp(*s->workers_[i], t, a));
     }
     s->listening_.push_back(a);
+  }
+  for (auto& r : s->udp_) {
+    UdpReceiver* raw = r.get();
+    r->thread = std::thread([raw] { raw->run(); });
   }
   for (auto& w : s->workers_) {
     Worker* raw = w.get();
@@ -682,21 +692,24 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config, const IndexHo
 void Server::stop() {
   if (stopped_) return;
   stopped_ = true;
+  for (auto& r : udp_) r->stop();
   for (auto& w : workers_) w->io.stop();
+  for (auto& r : udp_)
+    if (r->thread.joinable()) r->thread.join();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
   // Upstream answers arriving from now on are cancelled; UDP ones hold their own descriptor, TCP ones post to
   // an io_context that is stopped but still alive until the workers are destroyed below.
   if (upstream_) upstream_->stop();
   finalStats_ = stats();
+  udp_.clear();
   workers_.clear();
 }
 
 ServerStats Server::stats() const {
   if (workers_.empty()) return finalStats_;
   ServerStats s;
-  for (const auto& w : workers_) {
-    const Counters& c = w->counters;
+  auto add = [&s](const Counters& c) {
     s.udpQueries += c.udpQueries.load(std::memory_order_relaxed);
     s.tcpQueries += c.tcpQueries.load(std::memory_order_relaxed);
     s.forwarded += c.forwarded.load(std::memory_order_relaxed);
@@ -707,7 +720,9 @@ ServerStats Server::stats() const {
     s.tcpConnections += c.tcpConnections.load(std::memory_order_relaxed);
     s.tcpRejected += c.tcpRejected.load(std::memory_order_relaxed);
     s.answerCacheHits += c.answerCacheHits.load(std::memory_order_relaxed);
-  }
+  };
+  for (const auto& r : udp_) add(r->counters);
+  for (const auto& w : workers_) add(w->counters);
   return s;
 }
 
