@@ -226,7 +226,8 @@ Serving:
   --listen ADDR:PORT         UDP and TCP listen address, repeatable; IPv6 as [::1]:53 (default 0.0.0.0:53)
   --zone DOMAIN              cluster domain (default cluster.local)
   --ttl SECONDS              TTL of every answer and the negative-caching TTL, 0-3600 (default 5)
-  --threads N                worker threads, each with its own SO_REUSEPORT sockets (default: number of CPUs)
+  --threads N                UDP receiver threads per address, and TCP workers; above 1 their sockets share
+                             each address with SO_REUSEPORT (default: number of CPUs)
   --max-udp-size BYTES       largest UDP answer, whatever the client's EDNS size says, 512-4096 (default 1232)
   --tcp-idle-timeout DUR     close TCP connections idle this long (default 10s)
   --max-tcp-connections N    TCP connections open at once (default 1024)

@@ -70,10 +70,12 @@ Result<uint16_t> boundPort(int fd, const SocketAddress& a) {
   return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
 }
 
-// Opens, configures and binds one socket. SO_REUSEPORT on every socket so each worker binds its own;
+// Opens, configures and binds one socket. `shared`: several of our sockets bind this address (threads > 1),
+// so SO_REUSEPORT. Only then: a reuseport group costs every datagram a hash and a group lookup on the sender's
+// CPU (bench/dns_server: 2-3% more answers per second from the same client without it, at one thread).
 // IPV6_V6ONLY so [::]:53 and 0.0.0.0:53 can both be listened on; on a wildcard UDP address, pktinfo so the
 // reply leaves from the address the query was sent to (a multi-homed node, or a Service IP DNATed to us).
-Result<int> openSocket(const SocketAddress& a, bool isTcp) {
+Result<int> openSocket(const SocketAddress& a, bool isTcp, bool shared) {
   int family = a.ip.isV4() ? AF_INET : AF_INET6;
   // UDP sockets stay blocking: their receiver thread sleeps in recvmmsg (every send is MSG_DONTWAIT).
   int fd = ::socket(family, (isTcp ? SOCK_STREAM | SOCK_NONBLOCK : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
@@ -85,7 +87,7 @@ Result<int> openSocket(const SocketAddress& a, bool isTcp) {
     return Error::fromErrno(e, std::string(what) + " " + proto + a.toString());
   };
   int one = 1;
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return fail("SO_REUSEPORT on");
+  if (shared && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return fail("SO_REUSEPORT on");
   if (isTcp && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return fail("SO_REUSEADDR on");
   if (family == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
     return fail("IPV6_V6ONLY on");
@@ -258,7 +260,7 @@ struct Server::Answerer {
 
 };
 
-// One UDP socket (SO_REUSEPORT) and the thread that serves it: it sleeps in recvmmsg(MSG_WAITFORONE), answers
+// One UDP socket and the thread that serves it: it sleeps in recvmmsg(MSG_WAITFORONE), answers
 // the batch into buffers it owns and sends it with one sendmmsg. Not an Asio reactor: a socket registered with
 // epoll has the epoll entry on its wait queue for good, so every query the client sends runs the epoll
 // callback (and, when we sleep, the epoll wake-up) on the client's CPU. A thread blocked in recvmmsg is on the
@@ -426,7 +428,7 @@ struct Server::UdpReceiver : Answerer {
 
 };
 
-// One TCP worker: its io_context and its listeners (one per listen address, SO_REUSEPORT), serving RFC 7766
+// One TCP worker: its io_context and its listeners (one per listen address), serving RFC 7766
 // connections on its thread.
 struct Server::Worker : Answerer {
   asio::io_context io{1};
@@ -617,6 +619,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config, const IndexHo
   if (config.maxUdpPayload < kClassicUdpLimit) config.maxUdpPayload = kClassicUdpLimit;
   std::unique_ptr<Server> s(new Server(std::move(config), index, std::move(upstream)));
   const ServerConfig& cfg = s->config_;
+  const bool shared = cfg.threads > 1;
   for (unsigned i = 0; i < cfg.threads; ++i) s->workers_.push_back(std::make_unique<Worker>(*s));
   // The answer cache budget is over all UDP receivers.
   const size_t cacheBytes = cfg.answerCacheBytes / (size_t{cfg.threads} * cfg.listen.size());
@@ -650,7 +653,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config, const IndexHo
     const bool pick = a.port == 0;
     for (int attempt = 0;; ++attempt) {
       SocketAddress want = a;
-      NN_ASSIGN_OR_RETURN(udpFd, openSocket(want, false));
+      NN_ASSIGN_OR_RETURN(udpFd, openSocket(want, false, shared));
       if (pick) {
         auto port = boundPort(udpFd, want);
         if (!port.ok()) {
@@ -659,7 +662,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config, const IndexHo
         }
         want.port = *port;
       }
-      auto t = openSocket(want, true);
+      auto t = openSocket(want, true, shared);
       if (t.ok()) {
         tcpFd = *t;
         a = want;
@@ -671,9 +674,9 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config, const IndexHo
     NN_TRY(adoptUdp(udpFd, a));
     NN_TRY(adoptTcp(*s->workers_[0], tcpFd, a));
     for (unsigned i = 1; i < cfg.threads; ++i) {
-      NN_ASSIGN_OR_RETURN(int u, openSocket(a, false));
+      NN_ASSIGN_OR_RETURN(int u, openSocket(a, false, shared));
       NN_TRY(adoptUdp(u, a));
-      NN_ASSIGN_OR_RETURN(int t, openSocket(a, true));
+      NN_ASSIGN_OR_RETURN(int t, openSocket(a, true, shared));
       NN_TRY(adoptTcp(*s->workers_[i], t, a));
     }
     s->listening_.push_back(a);

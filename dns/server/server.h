@@ -2,8 +2,9 @@
 // records::Index and forward names outside the zone to an Upstream. No DNS semantics live here (STYLE.md
 // habit 12): dns/wire parses and composes, dns/records answers, this file moves bytes.
 //
-// Threads: per listen address, `threads` UDP sockets and `threads` TCP listeners, all bound with SO_REUSEPORT,
-// so the kernel spreads queries and connections and no lock or shared queue sits on the query path.
+// Threads: per listen address, `threads` UDP sockets and `threads` TCP listeners, bound with SO_REUSEPORT
+// when there are several, so the kernel spreads queries and connections and no lock or shared queue sits on
+// the query path.
 //   - Every UDP socket has its own receiver thread. It sleeps in recvmmsg(MSG_WAITFORONE), not in epoll: an
 //     epoll registration would make every query the client sends run the epoll callback on the client's CPU.
 //     A batch is answered into buffers the receiver owns (answering allocates nothing) and sent with one

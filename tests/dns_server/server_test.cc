@@ -738,6 +738,24 @@ TEST_F(ServerTest, SeveralWorkersShareThePortAndAnswerEverything) {
   EXPECT_EQ(server_->stats().udpQueries, 240u);
 }
 
+TEST_F(ServerTest, OneThreadKeepsItsPortToItself) {
+  // No SO_REUSEPORT with a single socket per address: a second server cannot bind the port and take part of
+  // the queries; it fails naming the address.
+  start();
+  for (unsigned threads : {1u, 2u}) {
+    ServerConfig c = config(threads);
+    c.listen = {{ip("127.0.0.1"), port_}};
+    auto s = Server::start(c, holder_, nullptr);
+    ASSERT_FALSE(s.ok()) << threads;
+    EXPECT_EQ(s.error().sysErrno(), EADDRINUSE) << s.error().message();
+    EXPECT_NE(s.error().message().find("127.0.0.1:" + std::to_string(port_)), std::string::npos)
+        << s.error().message();
+  }
+  auto r = udpAsk(port_, queryWire("web.default.svc.cluster.local", RRType::A));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->answers.size(), 1u);
+}
+
 TEST_F(ServerTest, Ipv6Listener) {
   ServerConfig c;
   c.listen = {*parseListenAddress("[::1]:0")};
@@ -782,8 +800,7 @@ TEST_F(ServerTest, WildcardListenerRepliesFromTheQueriedAddress) {
 TEST_F(ServerTest, BindErrorsNameTheAddress) {
   start();
   ServerConfig c;
-  c.listen = {{ip("127.0.0.1"), port_}};
-  // SO_REUSEPORT lets a second server of the same user share the port; a foreign address cannot be bound.
+  // An address of no interface here cannot be bound.
   c.listen = {*parseListenAddress("192.0.2.1:53")};
   auto s = Server::start(c, holder_, nullptr);
   ASSERT_FALSE(s.ok());
