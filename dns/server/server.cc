@@ -257,7 +257,6 @@ struct Server::Answerer {
     Counters::inc(counters.forwarded);
     return Disposition::Forward;
   }
-
 };
 
 // One UDP socket and the thread that serves it: it sleeps in recvmmsg(MSG_WAITFORONE), answers
@@ -326,7 +325,12 @@ struct Server::UdpReceiver : Answerer {
     }
     // Blocks for the first datagram, then takes what else is queued without waiting.
     int n = ::recvmmsg(fd, rmsg.data(), batch, MSG_WAITFORONE, nullptr);
-    if (n <= 0) return;  // 0: shut down (stopping); <0: EINTR, or a socket error that this call consumed
+    if (n == 0) return;  // shut down: stopping
+    if (n < 0) {
+      // EINTR, or an error this call consumed (ENOMEM, ENOBUFS); a pause keeps a lasting one from spinning.
+      if (errno != EINTR) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return;
+    }
     refreshIndex();
     answers.setGeneration(generation);
     Counters::inc(counters.udpQueries, n);
@@ -425,7 +429,6 @@ struct Server::UdpReceiver : Answerer {
                                 ::sendmsg(c->fd->fd, &m, MSG_DONTWAIT);  // UDP: a failed send is a lost answer
                               });
   }
-
 };
 
 // One TCP worker: its io_context and its listeners (one per listen address), serving RFC 7766
