@@ -214,7 +214,7 @@ perf() {  # port, extra args...; prints "qps lost cpu%"
   awk -v cpu="$cpu" '/Queries per second:/ {q=$4} /Queries lost:/ {l=$3} END {print q+0, l+0, cpu+0}' "$work/perf.out"
 }
 
-median() {  # numbers on stdin -> their median, 2 decimals
+median() {  # numbers on stdin -> their median, 3 decimals
   sort -g | awk '{v[NR]=$1} END {printf "%.3f", (NR == 0 ? 0 : NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'
 }
 best_nsd=0; best_ours=0; lost_nsd=0; lost_ours=0; eff_nsd=0; eff_ours=0

@@ -245,7 +245,8 @@ struct Server::Answerer {
       size = composeError(q, Rcode::Refused, buf).size();
       return Disposition::Send;
     }
-    size_t hit = server.upstream_->answerFromCache(q, in, std::span<uint8_t>(scratch.get() + kTcpLengthSize, kMaxMessageSize));
+    size_t hit =
+        server.upstream_->answerFromCache(q, in, std::span<uint8_t>(scratch.get() + kTcpLengthSize, kMaxMessageSize));
     if (hit) {
       const uint8_t* msg = scratch.get() + kTcpLengthSize;
       if (hit <= limit && hit <= outCap)

@@ -27,8 +27,8 @@
 namespace nodenet::dns::server {
 
 struct ServerConfig {
-  /// Every address gets `threads` UDP sockets and `threads` TCP listeners. Port 0 picks one free port shared by UDP
-  /// and TCP (tests); listening() reports it.
+  /// Every address gets `threads` UDP sockets and `threads` TCP listeners. Port 0 picks one free port shared by
+  /// UDP and TCP (tests); listening() reports it.
   std::vector<SocketAddress> listen;
   /// UDP receivers per listen address, and TCP workers (>= 1).
   unsigned threads = 1;
