@@ -25,9 +25,11 @@
 #   another seed: 40 Services' endpoints move) every 50 ms under dnsperf -Q --rate; reports losses and memory.
 # --by-type: also the qps of each query class alone (headless A, ClusterIP A, SRV, NXDOMAIN), one round each.
 # Latency: dnsperf -Q --rate (20000) with -v for --duration seconds, --rounds rounds alternating; p50/p99/p99.9
-# from every response of the round with the lowest p99. The measured server (all its threads) and dnsperf run
-# SCHED_FIFO 10 during latency rounds only (not CPU-bound at 20k qps; the kernel's RT throttling keeps 5% for
-# others), so a shared machine's compilers do not preempt them; --no-rt measures without.
+# from every response of the round with the lowest p99. The measured server (all its threads) runs SCHED_FIFO 10
+# and dnsperf SCHED_RR 10 during latency rounds only (not CPU-bound at 20k qps; the kernel's RT throttling keeps
+# 5% for others), so a shared machine's compilers do not preempt them; --no-rt measures without. dnsperf gets
+# RR, not FIFO: its threads share one CPU at one priority, and under FIFO one that spins waiting for another
+# was seen to starve it for minutes. RR rotates them every 100 ms and otherwise behaves the same.
 # Memory: VmHWM and VmRSS of the serving process after the runs (NSD: its one serving child; main and xfrd
 # processes are listed separately).
 # Environment: BUILD_DIR (default build), NODENET_BUILD_DIR wins when set (bench/run.sh sets it).
@@ -292,7 +294,7 @@ latency() {  # port pid -> "p50 p99 p999 n" in ms, from dnsperf -v lines "> NOER
   local port=$1 pid=$2 rtcmd=()
   if [ "$rt" = 1 ]; then
     chrt -a -f -p 10 "$pid" >/dev/null
-    rtcmd=(chrt -f 10)
+    rtcmd=(chrt -r 10)
   fi
   inns timeout "$dnsperf_limit" "${rtcmd[@]}" taskset -c "$client_cpu" dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" \
     -l "$duration" -Q "$rate" -c 1 -q 100 -t 2 -v >"$work/lat.out" 2>&1 || true
@@ -374,7 +376,7 @@ fi
 echo "| queries lost (timeouts, all rounds) | $lost_ours | $lost_nsd |"
 printf '| answers per server CPU-second (best round) | %.0f | %.0f |\n' "$eff_ours" "$eff_nsd"
 echo "| efficiency ratio ours/NSD | $(awk -v a="$eff_ours" -v b="$eff_nsd" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}') | 1 |"
-echo "| latency at $rate qps: p50 / p99 / p99.9 (ms, best round$([ "$rt" = 1 ] && echo ", SCHED_FIFO")) | $o50 / $o99 / $o999 | $n50 / $n99 / $n999 |"
+echo "| latency at $rate qps: p50 / p99 / p99.9 (ms, best round$([ "$rt" = 1 ] && echo ", real-time")) | $o50 / $o99 / $o999 | $n50 / $n99 / $n999 |"
 echo "| responses measured for latency | $on | $nn |"
 echo "| VmHWM (MiB) | $ours_hwm | $nsd_hwm (serving child) |"
 echo "memory detail: nodenet-dns [$ours_mem] NSD serving child [$nsd_mem] NSD main [$nsd_main_mem]"
