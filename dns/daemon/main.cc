@@ -1,6 +1,6 @@
 // nodenet-dns: cluster DNS from the Service/EndpointSlice watches (or a manifest directory).
 //
-// source -> kube::Cache -> IndexUpdater (pure buildIndex, atomic swap) -> Server (UDP/TCP workers) ->
+// source -> kube::Cache -> IndexUpdater (pure buildIndex, atomic swap) -> Server (UDP receivers, TCP workers) ->
 // Upstream (c-ares) for names outside the zone. SIGTERM/SIGINT stop it cleanly.
 #include <malloc.h>
 #include <pthread.h>

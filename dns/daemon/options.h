@@ -22,7 +22,7 @@ struct Options {
   uint16_t maxUdpSize = 1232;                 // --max-udp-size (512-4096)
   std::chrono::milliseconds tcpIdleTimeout{10000};  // --tcp-idle-timeout
   size_t maxTcpConnections = 1024;                  // --max-tcp-connections
-  size_t answerCacheBytes = 2u << 20;               // --answer-cache-size (bytes over all workers; 0 = off)
+  size_t answerCacheBytes = 2u << 20;               // --answer-cache-size (bytes over all receivers; 0 = off)
 
   // --- upstream (names outside the zone) ---
   std::vector<server::SocketAddress> upstreams;  // --upstream (repeatable)

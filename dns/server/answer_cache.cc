@@ -60,9 +60,7 @@ class AnswerCache::Segment {
     for (size_t probe = 0; probe < kMaxProbe; ++probe, i = (i + 1) & mask) {
       const Slot& s = table_[i];
       if (s.offset == 0) return nullptr;
-      if (s.tag != tag) continue;
-      const uint8_t* e = arena_ + (s.offset - 1);
-      if (load16(e) == key.size() && std::memcmp(e + kEntryHeader, key.data(), key.size()) == 0) return e;
+      if (const uint8_t* e = entryIfKey(s, tag, key)) return e;
     }
     return nullptr;
   }
@@ -80,10 +78,7 @@ class AnswerCache::Segment {
     for (; probe < kMaxProbe; ++probe, i = (i + 1) & mask) {
       const Slot& s = table_[i];
       if (s.offset == 0) break;
-      if (s.tag == tag) {  // already there (two workers' answers never meet: one cache per worker)
-        const uint8_t* e = arena_ + (s.offset - 1);
-        if (load16(e) == key.size() && std::memcmp(e + kEntryHeader, key.data(), key.size()) == 0) return true;
-      }
+      if (entryIfKey(s, tag, key)) return true;  // already there
     }
     if (probe == kMaxProbe) return true;  // a long collision chain: leave this one uncached
     uint8_t* e = arena_ + used_;
@@ -112,6 +107,12 @@ class AnswerCache::Segment {
     uint32_t tag;     // the hash's high half
     uint32_t offset;  // entry offset + 1; 0 = empty
   };
+  // The entry of an occupied slot when it holds `key`, else null.
+  const uint8_t* entryIfKey(const Slot& s, uint32_t tag, std::span<const uint8_t> key) const {
+    if (s.tag != tag) return nullptr;
+    const uint8_t* e = arena_ + (s.offset - 1);
+    return load16(e) == key.size() && std::memcmp(e + kEntryHeader, key.data(), key.size()) == 0 ? e : nullptr;
+  }
   bool ensureStorage() {
     if (table_ != nullptr) return true;
     // calloc: large blocks come from fresh zeroed mappings, so untouched slots and arena bytes cost no RSS.

@@ -1,4 +1,4 @@
-// A worker's cache of composed cluster answers (a "packet cache", as PowerDNS keeps one): the response the
+// A UDP receiver's cache of composed cluster answers (a "packet cache", as PowerDNS keeps one): the response the
 // index gave to a query, keyed by every byte of that query after its ID.
 //
 // Why it is exact: for one index generation and one server configuration, the response to a UDP query is a
@@ -19,7 +19,7 @@
 // on first use and reused after that. Pages become resident as entries are written, so an idle server pays
 // nothing.
 //
-// Not thread-safe: one per worker, used only by that worker's thread.
+// Not thread-safe: one per UDP receiver, used only by that receiver's thread.
 #pragma once
 
 #include <cstddef>

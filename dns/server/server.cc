@@ -8,7 +8,6 @@
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
@@ -28,7 +27,6 @@ namespace nodenet::dns::server {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using asio::ip::udp;
 
 namespace {
 

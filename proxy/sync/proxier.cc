@@ -1,6 +1,5 @@
 #include "proxy/sync/proxier.h"
 
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>

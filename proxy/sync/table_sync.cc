@@ -273,7 +273,6 @@ void dedupe(std::vector<UdpFlowFilter>& v) {
   v = std::move(out);
 }
 
-
 }  // namespace
 
 ElementId elementIdOf(std::string_view set, const nft::Key& key) {
